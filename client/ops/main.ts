@@ -1,0 +1,738 @@
+/// <reference types="vite/client" />
+/**
+ * The ops console (/ops): live presence, session stats, flashes, promotions with their
+ * results, job schedules and maintenance, all through /ops/api with the operator's token.
+ *
+ * The token is pasted once and kept in sessionStorage: it lives as long as the tab and is
+ * never sent anywhere but the Authorization header of /ops/api calls.
+ */
+import './ops.css';
+import { safeHref } from '../visitor/banner-logic.ts';
+import { createOpsApi, OpsApiError } from './api.ts';
+import { barChart, sparkline } from './charts.ts';
+
+const TOKEN_KEY = 'flashcast.opsToken';
+const PRESENCE_EVERY_MS = 2000;
+const SESSIONS_EVERY_MS = 10_000;
+const SLOW_EVERY_MS = 15_000;
+/** Presence samples kept for the sparkline: three minutes at one every 2 s. */
+const HISTORY = 90;
+/** Jobs ops can run by hand (CONTRACT.md); listed even before they have ever run. */
+const RUNNABLE_JOBS = ['promotion-round', 'session-cleanup'];
+
+// ---------------------------------------------------------------------------------------------
+// DOM helpers
+
+function required<T extends Element>(selector: string, root: ParentNode = document): T {
+  const found = root.querySelector<T>(selector);
+  if (!found) throw new Error(`ops console: the page has no ${selector}; is the server's console page current?`);
+  return found;
+}
+
+interface Props {
+  class?: string;
+  text?: string;
+  attrs?: Record<string, string>;
+}
+
+function h<K extends keyof HTMLElementTagNameMap>(
+  tag: K,
+  props: Props = {},
+  ...children: (Node | string)[]
+): HTMLElementTagNameMap[K] {
+  const node = document.createElement(tag);
+  if (props.class) node.className = props.class;
+  if (props.text !== undefined) node.textContent = props.text;
+  for (const [name, value] of Object.entries(props.attrs ?? {})) node.setAttribute(name, value);
+  node.append(...children);
+  return node;
+}
+
+function describe(error: unknown): string {
+  if (error instanceof OpsApiError) return error.status === 0 ? error.message : `${error.message} (${error.code})`;
+  console.error(error);
+  return 'Something went wrong in the console; see the browser console.';
+}
+
+interface Status {
+  pending(text: string): void;
+  ok(text: string): void;
+  error(error: unknown): void;
+  clear(): void;
+  /** Clears an error a later success has made stale; leaves other messages. */
+  clearError(): void;
+}
+
+const allStatuses: Status[] = [];
+
+function statusOf(card: HTMLElement): Status {
+  const line = required<HTMLElement>('[data-status]', card);
+  const set = (state: string, text: string) => {
+    line.dataset.state = state;
+    line.textContent = text;
+  };
+  const status: Status = {
+    pending: (text) => set('pending', text),
+    ok: (text) => set('ok', text),
+    error: (error) => set('error', describe(error)),
+    clear: () => set('', ''),
+    clearError: () => {
+      if (line.dataset.state === 'error') set('', '');
+    },
+  };
+  allStatuses.push(status);
+  return status;
+}
+
+/** Runs one operator action: button disabled meanwhile, outcome in the card's status line. */
+async function act(status: Status, button: HTMLButtonElement | undefined, pending: string, run: () => Promise<string>) {
+  if (button) button.disabled = true;
+  status.pending(pending);
+  try {
+    status.ok(await run());
+  } catch (error) {
+    status.error(error);
+  } finally {
+    if (button) button.disabled = false;
+  }
+}
+
+function relative(iso: unknown): HTMLElement {
+  if (typeof iso !== 'string' || iso === '') return h('span', { class: 'muted', text: '—' });
+  const ms = Date.parse(iso);
+  if (!Number.isFinite(ms)) return h('span', { text: iso });
+  const diff = ms - Date.now();
+  const s = Math.round(Math.abs(diff) / 1000);
+  const amount = s < 60 ? `${s} s` : s < 3600 ? `${Math.round(s / 60)} min` : s < 86_400 ? `${Math.round(s / 3600)} h` : `${Math.round(s / 86_400)} d`;
+  return h('time', {
+    text: diff >= 0 ? `in ${amount}` : `${amount} ago`,
+    attrs: { datetime: new Date(ms).toISOString(), title: new Date(ms).toLocaleString() },
+  });
+}
+
+const percent = (part: number, whole: number) => (whole > 0 ? `${Math.round((part / whole) * 100)}%` : '–');
+
+function asRecord(value: unknown): Record<string, unknown> {
+  return typeof value === 'object' && value !== null ? (value as Record<string, unknown>) : {};
+}
+
+/** A list from `[...]` or `{ <name>: [...] }`: the list endpoints' shape is the server's choice. */
+function listFrom(body: unknown, name: string): unknown[] {
+  if (Array.isArray(body)) return body;
+  const inner = asRecord(body)[name];
+  return Array.isArray(inner) ? inner : [];
+}
+
+const num = (value: unknown) => (typeof value === 'number' && Number.isFinite(value) ? value : Number(value) || 0);
+const str = (value: unknown) => (typeof value === 'string' ? value : undefined);
+
+// ---------------------------------------------------------------------------------------------
+// Polling
+
+interface Poller {
+  start(): void;
+  stop(): void;
+  now(): Promise<void>;
+}
+
+/** Runs `work` every `every` ms while started, never two at once. */
+function poller(work: () => Promise<void>, every: number): Poller {
+  let timer: ReturnType<typeof setInterval> | undefined;
+  let running: Promise<void> | undefined;
+  const now = () => {
+    running ??= work().finally(() => {
+      running = undefined;
+    });
+    return running;
+  };
+  return {
+    start() {
+      if (timer !== undefined) return;
+      void now();
+      timer = setInterval(() => void now(), every);
+    },
+    stop() {
+      if (timer !== undefined) clearInterval(timer);
+      timer = undefined;
+    },
+    now,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Token and sign-in
+
+const alertBox = required<HTMLElement>('#ops-alert');
+const tokenForm = required<HTMLFormElement>('#token-form');
+const tokenInput = required<HTMLInputElement>('input[name="token"]', tokenForm);
+const forgetButton = required<HTMLButtonElement>('#token-forget');
+const main = required<HTMLElement>('#ops-main');
+
+function readToken(): string | undefined {
+  try {
+    return sessionStorage.getItem(TOKEN_KEY) ?? undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+let token = readToken();
+
+function setToken(value: string | undefined): void {
+  token = value;
+  try {
+    if (value) sessionStorage.setItem(TOKEN_KEY, value);
+    else sessionStorage.removeItem(TOKEN_KEY);
+  } catch {
+    // Storage disabled: the token lives in memory until the page is closed.
+  }
+}
+
+function showAlert(text: string | undefined): void {
+  alertBox.textContent = text ?? '';
+  alertBox.hidden = !text;
+}
+
+const api = createOpsApi({
+  token: () => token,
+  onUnauthorized: () => {
+    setToken(undefined);
+    signIn('The ops token was refused (401). Paste the current OPS_TOKEN.');
+  },
+});
+
+// ---------------------------------------------------------------------------------------------
+// Presence and maintenance (every 2 s)
+
+const presenceCard = required<HTMLElement>('#presence-card');
+const presenceStatus = statusOf(presenceCard);
+const presenceChart = required<HTMLElement>('#presence-chart');
+const history = { sessions: [] as number[], sockets: [] as number[] };
+
+function push(list: number[], value: number): void {
+  list.push(value);
+  if (list.length > HISTORY) list.shift();
+}
+
+async function loadPresence(): Promise<void> {
+  try {
+    const presence = asRecord(await api.get<unknown>('/presence'));
+    const active = num(presence.activeSessions);
+    const sockets = num(presence.sockets);
+    required<HTMLElement>('[data-presence="activeSessions"]', presenceCard).textContent = active.toLocaleString();
+    required<HTMLElement>('[data-presence="sockets"]', presenceCard).textContent = sockets.toLocaleString();
+    push(history.sessions, active);
+    push(history.sockets, sockets);
+    presenceChart.replaceChildren(
+      sparkline(
+        [
+          { values: history.sockets, tone: 'tone-sockets' },
+          { values: history.sessions, tone: 'tone-sessions' },
+        ],
+        HISTORY,
+      ),
+    );
+    presenceCard.classList.remove('is-stale');
+    presenceStatus.clearError();
+  } catch (error) {
+    presenceCard.classList.add('is-stale');
+    presenceStatus.error(error);
+  }
+}
+
+const maintenanceCard = required<HTMLElement>('#maintenance-card');
+const maintenanceStatus = statusOf(maintenanceCard);
+const maintenanceForm = required<HTMLFormElement>('#maintenance-form');
+const maintenanceStart = required<HTMLButtonElement>('button[type="submit"]', maintenanceForm);
+const maintenanceStop = required<HTMLButtonElement>('#maintenance-stop');
+const maintenanceState = required<HTMLElement>('[data-maintenance-state]', maintenanceCard);
+const maintenanceLeft = required<HTMLElement>('[data-maintenance-left]', maintenanceCard);
+
+let maintenance: { state: string; deadline?: number } = { state: 'unknown' };
+let maintenanceTicker: ReturnType<typeof setInterval> | undefined;
+
+function renderMaintenanceLeft(): void {
+  const { state, deadline } = maintenance;
+  maintenanceLeft.textContent =
+    state === 'countdown' && deadline !== undefined
+      ? `${Math.max(0, Math.ceil((deadline - Date.now()) / 1000))} s left`
+      : '';
+}
+
+function renderMaintenance(): void {
+  const { state } = maintenance;
+  maintenanceState.textContent = state;
+  maintenanceState.dataset.state = state;
+  maintenanceCard.dataset.state = state;
+  maintenanceStart.disabled = state === 'countdown' || state === 'active';
+  maintenanceStop.hidden = state !== 'countdown' && state !== 'active';
+  maintenanceStop.textContent = state === 'countdown' ? 'Cancel countdown' : 'End maintenance';
+  renderMaintenanceLeft();
+  if (state === 'countdown') maintenanceTicker ??= setInterval(renderMaintenanceLeft, 250);
+  else if (maintenanceTicker !== undefined) {
+    clearInterval(maintenanceTicker);
+    maintenanceTicker = undefined;
+  }
+}
+
+async function loadMaintenance(): Promise<void> {
+  try {
+    const body = asRecord(await api.get<unknown>('/maintenance'));
+    const deadline = str(body.deadline) ? Date.parse(String(body.deadline)) : Number.NaN;
+    maintenance = { state: str(body.state) ?? 'unknown' };
+    if (Number.isFinite(deadline)) maintenance.deadline = deadline;
+    renderMaintenance();
+    maintenanceStatus.clearError();
+  } catch (error) {
+    maintenanceStatus.error(error);
+  }
+}
+
+maintenanceForm.addEventListener('submit', (event) => {
+  event.preventDefault();
+  const form = new FormData(maintenanceForm);
+  const seconds = Math.trunc(Number(form.get('seconds')));
+  const message = String(form.get('message') ?? '').trim();
+  void act(maintenanceStatus, maintenanceStart, 'Starting the countdown…', async () => {
+    await api.send('POST', '/maintenance', message ? { seconds, message } : { seconds });
+    await loadMaintenance();
+    return `Countdown of ${seconds} s started.`;
+  });
+});
+
+maintenanceStop.addEventListener('click', () => {
+  const ending = maintenance.state === 'active';
+  void act(maintenanceStatus, maintenanceStop, ending ? 'Ending maintenance…' : 'Cancelling…', async () => {
+    await api.send('DELETE', '/maintenance');
+    await loadMaintenance();
+    return ending ? 'Maintenance ended: the site is open.' : 'Countdown cancelled.';
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// Session stats
+
+const sessionsCard = required<HTMLElement>('#sessions-card');
+const sessionsStatus = statusOf(sessionsCard);
+
+async function loadSessionStats(): Promise<void> {
+  try {
+    const stats = asRecord(await api.get<unknown>('/sessions/stats'));
+    for (const name of ['total', 'active', 'expired', 'carts']) {
+      required<HTMLElement>(`[data-session-stat="${name}"]`, sessionsCard).textContent = num(stats[name]).toLocaleString();
+    }
+    sessionsStatus.clearError();
+  } catch (error) {
+    sessionsStatus.error(error);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Send a flash
+
+const flashCard = required<HTMLElement>('#flash-card');
+const flashStatus = statusOf(flashCard);
+const flashForm = required<HTMLFormElement>('#flash-form');
+
+flashForm.addEventListener('submit', (event) => {
+  event.preventDefault();
+  const form = new FormData(flashForm);
+  const to = form.get('to') === 'all' ? 'all' : 'active';
+  const key = String(form.get('key') ?? '').trim();
+  const message = String(form.get('message') ?? '').trim();
+  const button = required<HTMLButtonElement>('button[type="submit"]', flashForm);
+  void act(flashStatus, button, 'Sending…', async () => {
+    const result = asRecord(await api.send<unknown>('POST', '/flashes', { to, key, message }));
+    const reached = num(result.sessions);
+    required<HTMLTextAreaElement>('textarea[name="message"]', flashForm).value = '';
+    return `Sent "${key}" to ${reached.toLocaleString()} session${reached === 1 ? '' : 's'}.`;
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// Promotions
+
+interface Promotion {
+  id: number;
+  name: string;
+  callToAction: string;
+  active: boolean;
+  url?: string;
+  weight?: number;
+  startsAt?: string;
+  endsAt?: string;
+}
+
+interface PromotionStats {
+  delivered: number;
+  displayed: number;
+  clicked: number;
+  dismissed: number;
+}
+
+function parsePromotion(raw: unknown): Promotion | undefined {
+  const record = asRecord(raw);
+  const id = Number(record.id);
+  if (!Number.isSafeInteger(id)) return undefined;
+  const promotion: Promotion = {
+    id,
+    name: str(record.name) ?? `#${id}`,
+    callToAction: str(record.callToAction) ?? str(record.call_to_action) ?? '',
+    active: record.active === true,
+  };
+  const url = safeHref(record.url);
+  if (url) promotion.url = url;
+  if (record.weight !== undefined && record.weight !== null) promotion.weight = num(record.weight);
+  const startsAt = str(record.startsAt) ?? str(record.starts_at);
+  const endsAt = str(record.endsAt) ?? str(record.ends_at);
+  if (startsAt) promotion.startsAt = startsAt;
+  if (endsAt) promotion.endsAt = endsAt;
+  return promotion;
+}
+
+function parseStats(raw: unknown): PromotionStats {
+  const record = asRecord(raw);
+  return {
+    delivered: num(record.delivered),
+    displayed: num(record.displayed),
+    clicked: num(record.clicked),
+    dismissed: num(record.dismissed),
+  };
+}
+
+const promotionsCard = required<HTMLElement>('#promotions-card');
+const promotionsStatus = statusOf(promotionsCard);
+const promotionsList = required<HTMLElement>('#promotions-list');
+const promotionForm = required<HTMLFormElement>('#promotion-form');
+
+function windowText(promotion: Promotion): string {
+  const format = (iso: string) => {
+    const ms = Date.parse(iso);
+    return Number.isFinite(ms) ? new Date(ms).toLocaleString([], { dateStyle: 'medium', timeStyle: 'short' }) : iso;
+  };
+  if (promotion.startsAt && promotion.endsAt) return `${format(promotion.startsAt)} → ${format(promotion.endsAt)}`;
+  if (promotion.startsAt) return `from ${format(promotion.startsAt)}`;
+  if (promotion.endsAt) return `until ${format(promotion.endsAt)}`;
+  return 'always';
+}
+
+function promotionCard(promotion: Promotion, stats: PromotionStats | undefined): HTMLElement {
+  const toggle = h('button', {
+    class: 'ops-button ops-button--small',
+    text: promotion.active ? 'Pause' : 'Activate',
+    attrs: { type: 'button' },
+  });
+  toggle.addEventListener('click', () => {
+    void act(promotionsStatus, toggle, 'Saving…', async () => {
+      await api.send('PATCH', `/promotions/${promotion.id}`, { active: !promotion.active });
+      await loadPromotions(true);
+      return `"${promotion.name}" ${promotion.active ? 'paused' : 'activated'}.`;
+    });
+  });
+  const remove = h('button', {
+    class: 'ops-button ops-button--small ops-button--danger',
+    text: 'Delete',
+    attrs: { type: 'button' },
+  });
+  remove.addEventListener('click', () => {
+    if (!confirm(`Delete the promotion "${promotion.name}"?`)) return;
+    void act(promotionsStatus, remove, 'Deleting…', async () => {
+      await api.send('DELETE', `/promotions/${promotion.id}`);
+      await loadPromotions(true);
+      return `"${promotion.name}" deleted.`;
+    });
+  });
+
+  const cta = h('p', { class: 'promo__cta' }, h('span', { text: promotion.callToAction || '(no call to action)' }));
+  if (promotion.url) {
+    cta.append(' ', h('a', { text: promotion.url, attrs: { href: promotion.url, target: '_blank', rel: 'noopener' } }));
+  }
+
+  const body: (Node | string)[] = [
+    h(
+      'div',
+      { class: 'promo__head' },
+      h('h3', { class: 'promo__name', text: promotion.name }),
+      h('span', { class: `badge ${promotion.active ? 'badge--on' : 'badge--off'}`, text: promotion.active ? 'active' : 'paused' }),
+    ),
+    h('p', {
+      class: 'promo__meta',
+      text: `#${promotion.id} · weight ${promotion.weight ?? 1} · ${windowText(promotion)}`,
+    }),
+    cta,
+  ];
+  if (stats) {
+    body.push(
+      barChart(
+        [
+          { label: 'delivered', value: stats.delivered, tone: 'tone-delivered' },
+          { label: 'displayed', value: stats.displayed, tone: 'tone-displayed' },
+          { label: 'clicked', value: stats.clicked, tone: 'tone-clicked' },
+          { label: 'dismissed', value: stats.dismissed, tone: 'tone-dismissed' },
+        ],
+        `Results of ${promotion.name}`,
+      ),
+      h('p', {
+        class: 'promo__rates',
+        text: `shown ${percent(stats.displayed, stats.delivered)} of delivered · click-through ${percent(stats.clicked, stats.displayed)} · dismissed ${percent(stats.dismissed, stats.displayed)}`,
+      }),
+    );
+  } else {
+    body.push(h('p', { class: 'muted', text: 'No statistics yet.' }));
+  }
+  body.push(h('div', { class: 'promo__actions' }, toggle, remove));
+  return h('article', { class: `promo${promotion.active ? '' : ' promo--off'}`, attrs: { 'data-promotion-id': String(promotion.id) } }, ...body);
+}
+
+/** Redraws unless the operator is in the middle of something there (`force` after an action). */
+async function loadPromotions(force = false): Promise<void> {
+  const raw = listFrom(await api.get<unknown>('/promotions'), 'promotions');
+  const promotions = raw.map(parsePromotion).filter((p): p is Promotion => p !== undefined);
+  const stats = await Promise.all(
+    promotions.map((promotion) =>
+      api.get<unknown>(`/promotions/${promotion.id}/stats`).then(parseStats, () => undefined),
+    ),
+  );
+  if (!force && promotionsList.contains(document.activeElement)) return;
+  promotionsList.replaceChildren(
+    ...(promotions.length === 0
+      ? [h('p', { class: 'muted', text: 'No promotions yet. Create one below.' })]
+      : promotions.map((promotion, index) => promotionCard(promotion, stats[index]))),
+  );
+}
+
+async function refreshPromotions(): Promise<void> {
+  try {
+    await loadPromotions();
+    promotionsStatus.clearError();
+  } catch (error) {
+    promotionsStatus.error(error);
+  }
+}
+
+function isoFromLocal(value: FormDataEntryValue | null): string | undefined {
+  if (typeof value !== 'string' || value === '') return undefined;
+  const ms = Date.parse(value);
+  return Number.isFinite(ms) ? new Date(ms).toISOString() : undefined;
+}
+
+promotionForm.addEventListener('submit', (event) => {
+  event.preventDefault();
+  const form = new FormData(promotionForm);
+  const body: Record<string, unknown> = {
+    name: String(form.get('name') ?? '').trim(),
+    callToAction: String(form.get('callToAction') ?? '').trim(),
+    active: form.get('active') === 'on',
+  };
+  const url = String(form.get('url') ?? '').trim();
+  if (url) body.url = url;
+  const weight = String(form.get('weight') ?? '').trim();
+  if (weight) body.weight = Number(weight);
+  const startsAt = isoFromLocal(form.get('startsAt'));
+  const endsAt = isoFromLocal(form.get('endsAt'));
+  if (startsAt) body.startsAt = startsAt;
+  if (endsAt) body.endsAt = endsAt;
+  const button = required<HTMLButtonElement>('button[type="submit"]', promotionForm);
+  void act(promotionsStatus, button, 'Creating…', async () => {
+    await api.send('POST', '/promotions', body);
+    promotionForm.reset();
+    await loadPromotions(true);
+    return `Promotion "${String(body.name)}" created.`;
+  });
+});
+
+required<HTMLButtonElement>('#promotions-refresh').addEventListener('click', (event) => {
+  void act(promotionsStatus, event.currentTarget as HTMLButtonElement, 'Refreshing…', async () => {
+    await loadPromotions(true);
+    return 'Up to date.';
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// Jobs
+
+interface Job {
+  name: string;
+  schedule?: string;
+  nextRunAt?: string;
+  lastRunAt?: string;
+  lastFinishedAt?: string;
+  failReason?: string;
+  running: boolean;
+}
+
+function parseJob(raw: unknown): Job | undefined {
+  const record = asRecord(raw);
+  const name = str(record.name);
+  if (!name) return undefined;
+  const job: Job = { name, running: record.running === true || record.isRunning === true };
+  const schedule = str(record.every) ?? str(record.repeatInterval) ?? str(record.schedule) ?? str(record.interval);
+  if (schedule) job.schedule = schedule;
+  const fields = ['nextRunAt', 'lastRunAt', 'lastFinishedAt', 'failReason'] as const;
+  for (const field of fields) {
+    const value = str(record[field]) ?? str(record[field.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)]);
+    if (value) job[field] = value;
+  }
+  return job;
+}
+
+const jobsCard = required<HTMLElement>('#jobs-card');
+const jobsStatus = statusOf(jobsCard);
+const jobsList = required<HTMLElement>('#jobs-list');
+
+function jobRow(job: Job): HTMLElement {
+  const result = h('pre', { class: 'job__result', attrs: { hidden: '' } });
+  const actions = h('div', { class: 'job__actions' });
+
+  if (RUNNABLE_JOBS.includes(job.name)) {
+    const run = h('button', { class: 'ops-button ops-button--small', text: 'Run now', attrs: { type: 'button' } });
+    run.addEventListener('click', () => {
+      void act(jobsStatus, run, `Running ${job.name}…`, async () => {
+        const outcome = await api.send<unknown>('POST', `/jobs/${encodeURIComponent(job.name)}/run`);
+        result.textContent = JSON.stringify(outcome ?? null, null, 1).slice(0, 2000);
+        result.hidden = false;
+        await loadJobs(true);
+        return `${job.name} finished.`;
+      });
+    });
+    actions.append(run);
+  }
+
+  const every = h('input', {
+    attrs: { type: 'text', name: 'every', placeholder: '1 minute', 'aria-label': `Schedule of ${job.name}`, required: '' },
+  });
+  every.value = job.schedule ?? '';
+  const set = h('button', { class: 'ops-button ops-button--small', text: 'Set schedule', attrs: { type: 'submit' } });
+  const scheduleForm = h('form', { class: 'job__schedule' }, every, set);
+  scheduleForm.addEventListener('submit', (event) => {
+    event.preventDefault();
+    const value = every.value.trim();
+    void act(jobsStatus, set, 'Saving the schedule…', async () => {
+      await api.send('PUT', `/jobs/${encodeURIComponent(job.name)}/schedule`, { every: value });
+      await loadJobs(true);
+      return `${job.name} now runs every ${value}.`;
+    });
+  });
+  actions.append(scheduleForm);
+
+  if (job.schedule) {
+    const unschedule = h('button', { class: 'ops-button ops-button--small ops-button--ghost', text: 'Remove schedule', attrs: { type: 'button' } });
+    unschedule.addEventListener('click', () => {
+      void act(jobsStatus, unschedule, 'Removing the schedule…', async () => {
+        await api.send('DELETE', `/jobs/${encodeURIComponent(job.name)}/schedule`);
+        await loadJobs(true);
+        return `${job.name} no longer repeats.`;
+      });
+    });
+    actions.append(unschedule);
+  }
+
+  const times = h(
+    'dl',
+    { class: 'job__times' },
+    h('div', {}, h('dt', { text: 'next run' }), h('dd', {}, relative(job.nextRunAt))),
+    h('div', {}, h('dt', { text: 'last run' }), h('dd', {}, relative(job.lastRunAt))),
+    h('div', {}, h('dt', { text: 'last finished' }), h('dd', {}, relative(job.lastFinishedAt))),
+  );
+  const row = h(
+    'article',
+    { class: 'job', attrs: { 'data-job': job.name } },
+    h(
+      'div',
+      { class: 'job__head' },
+      h('h3', { class: 'job__name', text: job.name }),
+      h('span', {
+        class: `badge ${job.schedule ? 'badge--on' : 'badge--off'}`,
+        text: job.running ? 'running' : job.schedule ? `every ${job.schedule}` : 'not scheduled',
+      }),
+    ),
+    times,
+  );
+  if (job.failReason) row.append(h('p', { class: 'job__failure', text: `Last failure: ${job.failReason}` }));
+  row.append(actions, result);
+  return row;
+}
+
+async function loadJobs(force = false): Promise<void> {
+  const jobs = listFrom(await api.get<unknown>('/jobs'), 'jobs')
+    .map(parseJob)
+    .filter((job): job is Job => job !== undefined);
+  for (const name of RUNNABLE_JOBS) if (!jobs.some((job) => job.name === name)) jobs.push({ name, running: false });
+  if (!force && (jobsList.contains(document.activeElement) || jobsList.querySelector('button:disabled'))) return;
+  jobsList.replaceChildren(...jobs.map(jobRow));
+}
+
+async function refreshJobs(): Promise<void> {
+  try {
+    await loadJobs();
+    jobsStatus.clearError();
+  } catch (error) {
+    jobsStatus.error(error);
+  }
+}
+
+required<HTMLButtonElement>('#jobs-refresh').addEventListener('click', (event) => {
+  void act(jobsStatus, event.currentTarget as HTMLButtonElement, 'Refreshing…', async () => {
+    await loadJobs(true);
+    return 'Up to date.';
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// Start
+
+const pollers = [
+  poller(() => Promise.all([loadPresence(), loadMaintenance()]).then(() => undefined), PRESENCE_EVERY_MS),
+  poller(loadSessionStats, SESSIONS_EVERY_MS),
+  poller(refreshPromotions, SLOW_EVERY_MS),
+  poller(refreshJobs, SLOW_EVERY_MS),
+];
+
+function startPolling(): void {
+  if (token && !document.hidden) for (const p of pollers) p.start();
+}
+
+function stopPolling(): void {
+  for (const p of pollers) p.stop();
+}
+
+function signIn(message?: string): void {
+  stopPolling();
+  main.hidden = true;
+  forgetButton.hidden = true;
+  tokenForm.hidden = false;
+  showAlert(message);
+  tokenInput.focus();
+}
+
+function openConsole(): void {
+  tokenForm.hidden = true;
+  main.hidden = false;
+  forgetButton.hidden = false;
+  showAlert(undefined);
+  for (const status of allStatuses) status.clear();
+  startPolling();
+}
+
+tokenForm.addEventListener('submit', (event) => {
+  event.preventDefault();
+  const value = tokenInput.value.trim();
+  if (!value) return;
+  setToken(value);
+  tokenInput.value = '';
+  openConsole();
+});
+
+forgetButton.addEventListener('click', () => {
+  setToken(undefined);
+  signIn('Token forgotten.');
+});
+
+// A hidden tab stops polling; coming back refreshes at once.
+document.addEventListener('visibilitychange', () => {
+  if (document.hidden) stopPolling();
+  else startPolling();
+});
+
+if (token) openConsole();
+else signIn();

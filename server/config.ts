@@ -1,0 +1,116 @@
+import { z } from 'zod';
+
+/**
+ * The one place that reads configuration. Every setting of CONTRACT.md is declared here with
+ * its default and meaning; `loadConfig` validates the environment once, at start, and returns
+ * a frozen object. Nothing else reads `process.env`.
+ */
+
+const commaList = z
+  .string()
+  .transform((value) => value.split(',').map((item) => item.trim()).filter(Boolean));
+
+const schema = z.object({
+  NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+  PORT: z.coerce.number().int().min(0).max(65535).default(3000).describe('HTTP port'),
+  HOST: z.string().min(1).default('127.0.0.1').describe('address to listen on'),
+  DATABASE_URL: z
+    .string()
+    .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// or postgresql:// URL')
+    .optional()
+    .describe('PostgreSQL to use; unset starts an embedded PostgreSQL under DATA_DIR'),
+  DATA_DIR: z.string().min(1).default('.data').describe('embedded PostgreSQL data and dev secrets'),
+  SESSION_SECRET: commaList
+    .pipe(z.array(z.string().min(16, 'each secret must be at least 16 characters')).min(1))
+    .optional()
+    .describe('cookie signing secrets, newest first, comma-separated for rotation'),
+  SESSION_TTL_SECONDS: z.coerce.number().int().min(1).default(86400).describe('idle lifetime of a session'),
+  OPS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional().describe('bearer token of the ops API'),
+  ALLOWED_ORIGINS: commaList
+    .pipe(z.array(z.url('each origin must be a URL such as https://shop.example')))
+    .optional()
+    .describe('origins allowed to open a socket; unset: the request host only'),
+  ROLE: z.enum(['all', 'web', 'worker']).default('all').describe('what this process runs'),
+  MONGODB_URL: z
+    .string()
+    .regex(/^mongodb(\+srv)?:\/\//, 'must be a mongodb:// or mongodb+srv:// URL')
+    .optional()
+    .describe("store Agenda's jobs in MongoDB instead of PostgreSQL"),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+});
+
+export type Env = z.input<typeof schema>;
+
+export interface Config {
+  readonly env: 'development' | 'production' | 'test';
+  readonly port: number;
+  readonly host: string;
+  readonly databaseUrl: string | undefined;
+  readonly dataDir: string;
+  /** Set by the entry point from the environment or from DATA_DIR's generated secrets. */
+  readonly sessionSecrets: readonly string[] | undefined;
+  readonly sessionTtlSeconds: number;
+  readonly opsToken: string | undefined;
+  readonly allowedOrigins: readonly string[] | undefined;
+  readonly role: 'all' | 'web' | 'worker';
+  readonly mongodbUrl: string | undefined;
+  readonly logLevel: string;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Empty strings count as unset, so `PORT= npm start` means the default, not an error. */
+function withoutEmpty(env: Record<string, string | undefined>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(env)) {
+    if (value !== undefined && value !== '') out[name] = value;
+  }
+  return out;
+}
+
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const parsed = schema.safeParse(withoutEmpty(env));
+  if (!parsed.success) {
+    throw new ConfigError(
+      parsed.error.issues.map((issue) => {
+        const [name, ...rest] = issue.path;
+        const where = rest.length > 0 ? ` (item ${Number(rest[0]) + 1})` : '';
+        return `${String(name ?? '(environment)')}: ${issue.message}${where}`;
+      }),
+    );
+  }
+  const e = parsed.data;
+  const problems: string[] = [];
+  if (e.NODE_ENV === 'production') {
+    if (!e.SESSION_SECRET) problems.push('SESSION_SECRET: required when NODE_ENV=production');
+    if (!e.OPS_TOKEN) problems.push('OPS_TOKEN: required when NODE_ENV=production');
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+  return Object.freeze({
+    env: e.NODE_ENV,
+    port: e.PORT,
+    host: e.HOST,
+    databaseUrl: e.DATABASE_URL,
+    dataDir: e.DATA_DIR,
+    sessionSecrets: e.SESSION_SECRET ? Object.freeze([...e.SESSION_SECRET]) : undefined,
+    sessionTtlSeconds: e.SESSION_TTL_SECONDS,
+    opsToken: e.OPS_TOKEN,
+    allowedOrigins: e.ALLOWED_ORIGINS ? Object.freeze([...e.ALLOWED_ORIGINS]) : undefined,
+    role: e.ROLE,
+    mongodbUrl: e.MONGODB_URL,
+    logLevel: e.LOG_LEVEL,
+  });
+}
+
+/** The settings table of the README, generated from the schema so the two never drift. */
+export function describeSettings(): Array<{ name: string; meaning: string }> {
+  return Object.entries(schema.shape).map(([name, field]) => ({
+    name,
+    meaning: (field as z.ZodType).description ?? '',
+  }));
+}

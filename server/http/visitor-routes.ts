@@ -1,0 +1,96 @@
+import { Router, type Request } from 'express';
+import { z } from 'zod';
+import type { Flash, FlashesResponse } from '../../protocol/events.ts';
+import type { Pool } from '../db/pool.ts';
+import { AppError } from '../errors.ts';
+import type { Sessions } from '../sessions/sessions.ts';
+import type { SessionStore } from '../sessions/session-store.ts';
+import { flashIdSchema } from '../sessions/flash.ts';
+import { sessionKey } from '../sessions/session-key.ts';
+import { findProduct, products, type Product } from '../store/catalog.ts';
+import { createCarts } from '../store/carts.ts';
+import type { PageAssets } from '../web/assets.ts';
+import * as pages from '../web/pages.ts';
+import { MAX_ACK_IDS } from '../../protocol/events.ts';
+import { ensureStoredSession, hasStoredSession } from './session-middleware.ts';
+import { parseInput } from './validate.ts';
+
+const RECENTLY_VIEWED = 5;
+
+const cartItemSchema = z.object({
+  sku: z.string().min(1).max(64),
+  qty: z.number().int('must be a whole number').min(1).max(99),
+});
+
+const ackSchema = z.object({
+  ids: z.array(z.string().max(64)).max(MAX_ACK_IDS, `must list at most ${MAX_ACK_IDS} ids`),
+});
+
+export function createVisitorRoutes(deps: {
+  pool: Pool;
+  store: SessionStore;
+  sessions: Sessions;
+  assets: () => PageAssets;
+}): Router {
+  const { store, sessions } = deps;
+  const carts = createCarts(deps.pool);
+  const router = Router();
+
+  const pendingFlashes = (req: Request): Flash[] => (hasStoredSession(req, store) ? (req.session.flash ?? []) : []);
+
+  router.get('/', async (req, res) => {
+    // A new visitor gets a session (and its cookie) on the first page view.
+    if (!hasStoredSession(req, store)) req.session.startedAt = Date.now();
+    const cartCount = hasStoredSession(req, store) ? await carts.count(sessionKey(req.sessionID)) : 0;
+    res.type('html').send(pages.renderHome({ flashes: pendingFlashes(req), products, cartCount, assets: deps.assets() }));
+  });
+
+  router.get('/products/:sku', async (req, res) => {
+    const product = findProduct(req.params.sku);
+    if (!product) {
+      res.status(404).type('html').send(pages.renderNotFound({ assets: deps.assets() }));
+      return;
+    }
+    const recent = (req.session.recentlyViewed ?? []).filter((sku) => sku !== product.sku);
+    req.session.startedAt ??= Date.now();
+    req.session.recentlyViewed = [product.sku, ...recent].slice(0, RECENTLY_VIEWED);
+    const recentlyViewed = recent.map(findProduct).filter((p): p is Product => p !== undefined);
+    const cartCount = hasStoredSession(req, store) ? await carts.count(sessionKey(req.sessionID)) : 0;
+    res.type('html').send(
+      pages.renderProduct({ product, recentlyViewed, flashes: pendingFlashes(req), cartCount, assets: deps.assets() }),
+    );
+  });
+
+  router.get('/cart', async (req, res) => {
+    const lines = hasStoredSession(req, store) ? await carts.lines(sessionKey(req.sessionID)) : [];
+    res.type('html').send(pages.renderCart({ lines, flashes: pendingFlashes(req), assets: deps.assets() }));
+  });
+
+  router.get('/api/cart', async (req, res) => {
+    const lines = hasStoredSession(req, store) ? await carts.lines(sessionKey(req.sessionID)) : [];
+    res.json(carts.toJson(lines));
+  });
+
+  router.post('/api/cart/items', async (req, res) => {
+    const item = parseInput(cartItemSchema, req.body ?? {});
+    if (!findProduct(item.sku)) throw new AppError('UNKNOWN_SKU', `No product has the sku "${item.sku}".`);
+    const key = await ensureStoredSession(req, store);
+    await carts.add(key, item.sku, item.qty);
+    res.status(201).json(carts.toJson(await carts.lines(key)));
+  });
+
+  router.get('/api/flashes', (req, res) => {
+    const body: FlashesResponse = { flashes: pendingFlashes(req) };
+    res.json(body);
+  });
+
+  router.post('/api/flashes/ack', async (req, res) => {
+    const { ids } = parseInput(ackSchema, req.body ?? {});
+    // Ids that are not UUIDs cannot name a flash: like unknown ids, they are ignored.
+    const known = ids.filter((id) => flashIdSchema.safeParse(id).success);
+    const acknowledged = hasStoredSession(req, store) ? await sessions.removeFlashes(sessionKey(req.sessionID), known) : 0;
+    res.json({ acknowledged });
+  });
+
+  return router;
+}

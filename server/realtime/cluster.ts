@@ -1,0 +1,78 @@
+import { createAdapter } from '@socket.io/postgres-adapter';
+import { Emitter } from '@socket.io/postgres-emitter';
+// socket.io-adapter is the peer dependency @socket.io/postgres-adapter is built on.
+import { Adapter, MessageType, type BroadcastOptions } from 'socket.io-adapter';
+import type { ServerToClientEvents } from '../../protocol/events.ts';
+import type { Pool } from '../db/pool.ts';
+import type { Logger } from '../logger.ts';
+import type { RoomEmitter } from './push.ts';
+
+/**
+ * Several processes, one set of rooms: every web process's Socket.IO server uses the
+ * PostgreSQL adapter (LISTEN/NOTIFY, plus the socket_io_attachments table of migration 004
+ * for messages over 8000 bytes), and a worker process emits through the PostgreSQL emitter.
+ * No private channel of our own (DESIGN.md).
+ */
+
+type AdapterFactory = ReturnType<typeof createAdapter>;
+type ClusterAdapter = ReturnType<AdapterFactory>;
+
+/**
+ * The adapter for a web process. Holds one pooled connection for LISTEN while the server runs.
+ *
+ * One change to the stock adapter: a broadcast reaches this process's sockets at once, and
+ * the other processes through PostgreSQL alongside. The stock ClusterAdapter first awaits
+ * the NOTIFY round trip (a pool checkout plus a query) and only then writes to its own
+ * sockets, which puts the database on the path of every local push and lets two
+ * consecutive emits reach local sockets out of order when their NOTIFYs finish out of order.
+ * With connection state recovery off (it is: the adapter does not support it) the offset it
+ * waits for is unused, so nothing is lost by not waiting.
+ */
+export function createClusterAdapter(pool: Pool, logger: Logger): AdapterFactory {
+  const make = createAdapter(pool, {
+    errorHandler: (error) => logger.warn({ err: error }, 'Socket.IO PostgreSQL adapter failed'),
+  });
+  return (nsp: unknown): ClusterAdapter => {
+    const adapter = make(nsp);
+    adapter.broadcast = (packet: unknown, opts: BroadcastOptions): Promise<void> => {
+      if (!opts.flags?.local) {
+        // Serialized synchronously inside publish, before the local write below runs.
+        adapter.publish({
+          type: MessageType.BROADCAST,
+          data: { packet, opts: { rooms: [...opts.rooms], except: [...(opts.except ?? [])], flags: opts.flags ?? {} } },
+        });
+      }
+      Adapter.prototype.broadcast.call(adapter, packet, opts);
+      return Promise.resolve();
+    };
+    return adapter;
+  };
+}
+
+interface QueryResultLike {
+  rows: Array<Record<string, unknown>>;
+}
+
+/**
+ * The RoomEmitter of a process that holds no sockets (ROLE=worker): its emits reach the
+ * sockets of every web process through their PostgreSQL adapters.
+ *
+ * The emitter reports a failed publish by broadcasting an "error" event through the same
+ * pool: while the database is unreachable that retries forever, and when only the
+ * attachment table fails it would send visitors an "error" event. So failures are logged
+ * here and never reach it; a push that could not be published is still in the sessions
+ * (written first), and shows on the visitor's next page load or reconnect.
+ */
+export function createWorkerEmitter(pool: Pool, options: { logger?: Logger } = {}): RoomEmitter {
+  const guardedPool = {
+    query: (text: string, values?: unknown[]): Promise<QueryResultLike> =>
+      pool.query(text, values).catch((error: unknown) => {
+        options.logger?.warn({ err: error }, 'Socket.IO PostgreSQL emitter failed to publish');
+        // An attachment insert that failed yields no id; the notice that follows then names
+        // no namespace, and every adapter ignores it.
+        return { rows: [{ id: null }] };
+      }),
+  };
+  const emitter = new Emitter<ServerToClientEvents>(guardedPool);
+  return { to: (room) => emitter.to(room) };
+}

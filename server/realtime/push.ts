@@ -1,0 +1,44 @@
+import type { Flash, ServerToClientEvents } from '../../protocol/events.ts';
+import type { FlashInput } from '../sessions/flash.ts';
+import type { FlashTarget, Sessions, WrittenFlash } from '../sessions/sessions.ts';
+import { VISITORS_ROOM, sessionRoom } from './rooms.ts';
+
+/**
+ * What can emit to rooms: the in-process Socket.IO server, or (in a worker process) the
+ * PostgreSQL emitter that reaches the web processes' sockets through their adapter.
+ */
+export interface RoomEmitter {
+  to(room: string | string[]): {
+    emit<E extends keyof ServerToClientEvents>(event: E, ...args: Parameters<ServerToClientEvents[E]>): unknown;
+  };
+}
+
+/** An emitter for processes that hold no sockets and reach none (tests of the write path). */
+export const silentEmitter: RoomEmitter = { to: () => ({ emit: () => true }) };
+
+/**
+ * Delivery of a flash: written into the sessions first, then emitted to their rooms, so a
+ * tab that misses the emit (offline, reconnecting) still finds it on its next fetch.
+ * A push to many sessions is one emit to the shared visitors room, not one per session.
+ */
+export function createPush(deps: { sessions: Sessions; emitter: RoomEmitter }) {
+  const emitFlash = (target: FlashTarget, written: WrittenFlash): void => {
+    if (written.sessions === 0) return;
+    const flash: Flash = written.flash;
+    if (typeof target === 'object') {
+      deps.emitter.to((written.reached ?? []).map(sessionRoom)).emit('flash', flash);
+    } else {
+      deps.emitter.to(VISITORS_ROOM).emit('flash', flash);
+    }
+  };
+
+  return {
+    async flash(target: FlashTarget, input: FlashInput): Promise<WrittenFlash> {
+      const written = await deps.sessions.writeFlash(target, input);
+      emitFlash(target, written);
+      return written;
+    },
+  };
+}
+
+export type Push = ReturnType<typeof createPush>;

@@ -1,0 +1,50 @@
+import { z } from 'zod';
+import type { Flash } from '../../protocol/events.ts';
+
+/** A flash key: a short identifier ops may choose (CONTRACT.md). */
+export const flashKeySchema = z
+  .string()
+  .regex(/^[A-Za-z0-9_-]{1,32}$/, 'must be 1 to 32 letters, digits, "_" or "-"');
+
+export const flashMessageSchema = z.string().trim().min(1, 'must not be empty').max(1000, 'must be at most 1000 characters');
+
+/** Flash ids are UUIDs; anything else cannot name a flash. */
+export const flashIdSchema = z.uuid();
+
+/** What a writer asks for; the id is given by the writer so one push shares one id. */
+export interface FlashInput {
+  key: string;
+  message: string;
+  data?: Record<string, unknown>;
+}
+
+/** A row of the flashes table as SQL returns it (see `flashColumns`). */
+export interface FlashRow {
+  id: string;
+  key: string;
+  message: string;
+  data: Record<string, unknown> | null;
+  created_at: Date | string;
+}
+
+/** The columns every query that reads flashes selects, so every reader presents the same shape. */
+export const flashColumns = 'f.id, f.key, f.message, f.data, f.created_at';
+
+/**
+ * A message may hold `{seconds}`, with `data.deadline` (ISO time): it is then shown with the
+ * seconds left until the deadline, computed when it is shown, so a page loaded mid-countdown
+ * shows the right number rather than the number at write time.
+ */
+export function renderMessage(message: string, data: Record<string, unknown> | null | undefined, now: number): string {
+  if (!message.includes('{seconds}')) return message;
+  const deadline = typeof data?.deadline === 'string' ? Date.parse(data.deadline) : Number.NaN;
+  const seconds = Number.isFinite(deadline) ? Math.max(0, Math.ceil((deadline - now) / 1000)) : 0;
+  return message.replaceAll('{seconds}', String(seconds));
+}
+
+export function presentFlash(row: FlashRow, now: number = Date.now()): Flash {
+  const createdAt = row.created_at instanceof Date ? row.created_at.toISOString() : new Date(row.created_at).toISOString();
+  const flash: Flash = { id: row.id, key: row.key, message: renderMessage(row.message, row.data, now), createdAt };
+  if (row.data) flash.data = row.data;
+  return flash;
+}

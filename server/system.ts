@@ -1,0 +1,104 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createApp } from './app.ts';
+import type { Config } from './config.ts';
+import { startEmbeddedPostgres, type EmbeddedDatabase } from './db/embedded-postgres.ts';
+import { migrate } from './db/migrate.ts';
+import { createPool, type Pool } from './db/pool.ts';
+import { loadDevSecrets } from './dev-secrets.ts';
+import type { Logger } from './logger.ts';
+import { createPush, silentEmitter } from './realtime/push.ts';
+import { createSessions } from './sessions/sessions.ts';
+import { SessionStore } from './sessions/session-store.ts';
+import { loadAssets } from './web/assets.ts';
+
+const rootDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+export const clientDistDir = path.join(rootDir, 'dist/client');
+
+export interface RunningSystem {
+  /** Where the HTTP server listens (absent for ROLE=worker). */
+  url?: string;
+  databaseUrl: string;
+  opsToken: string;
+  stop(): Promise<void>;
+}
+
+/** Resolves the secrets: settings win; in development, generated ones kept in DATA_DIR. */
+async function resolveSecrets(config: Config): Promise<{ sessionSecrets: readonly string[]; opsToken: string }> {
+  if (config.sessionSecrets && config.opsToken) return { sessionSecrets: config.sessionSecrets, opsToken: config.opsToken };
+  const dev = await loadDevSecrets(config.dataDir);
+  return { sessionSecrets: config.sessionSecrets ?? [dev.sessionSecret], opsToken: config.opsToken ?? dev.opsToken };
+}
+
+/**
+ * The composition root: starts what the configured ROLE needs, in order, and returns one
+ * `stop` that takes it down in the reverse order: stop taking work, stop the jobs, close
+ * sockets and the HTTP server, then the pool, then the embedded PostgreSQL.
+ */
+export async function startSystem(config: Config, logger: Logger): Promise<RunningSystem> {
+  const stops: Array<() => Promise<void>> = [];
+  const stop = async () => {
+    for (const step of stops.splice(0).reverse()) {
+      try {
+        await step();
+      } catch (error) {
+        logger.error({ err: error }, 'shutdown step failed');
+      }
+    }
+  };
+
+  try {
+    const databaseUrl: string = config.databaseUrl ?? (await startEmbedded(config.dataDir, logger, stops));
+    await migrate({ databaseUrl, logger });
+    const pool: Pool = createPool({ url: databaseUrl, logger });
+    stops.push(() => pool.end());
+
+    const secrets = await resolveSecrets(config);
+    const sessions = createSessions({ pool });
+    const running: RunningSystem = { databaseUrl, opsToken: secrets.opsToken, stop };
+
+    if (config.role !== 'worker') {
+      const store = new SessionStore({ pool, ttlSeconds: config.sessionTtlSeconds });
+      const push = createPush({ sessions, emitter: silentEmitter });
+      const assets = loadAssets(clientDistDir);
+      const { app } = createApp(
+        { pool, logger, store, sessions, push, assets: (entry) => assets.entry(entry), clientDir: clientDistDir },
+        {
+          sessionSecrets: secrets.sessionSecrets,
+          sessionTtlSeconds: config.sessionTtlSeconds,
+          opsToken: secrets.opsToken,
+          production: config.env === 'production',
+        },
+      );
+      const server: Server = createServer(app);
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(config.port, config.host, resolve);
+      });
+      stops.push(() => closeServer(server));
+      const { port } = server.address() as AddressInfo;
+      running.url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
+    }
+    return running;
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}
+
+async function startEmbedded(dataDir: string, logger: Logger, stops: Array<() => Promise<void>>): Promise<string> {
+  const embedded: EmbeddedDatabase = await startEmbeddedPostgres({ dataDir, logger });
+  stops.push(() => embedded.stop());
+  return embedded.url;
+}
+
+/** Stops accepting connections, lets in-flight requests finish, then drops idle keep-alives. */
+function closeServer(server: Server): Promise<void> {
+  return new Promise((resolve) => {
+    server.close(() => resolve());
+    server.closeIdleConnections();
+    setTimeout(() => server.closeAllConnections(), 5000).unref();
+  });
+}

@@ -1,0 +1,39 @@
+/**
+ * A visitor over real HTTP: keeps its cookies like a browser would, so tests can speak of
+ * "the same visitor" across requests. Built on fetch; no cookie-jar dependency needed for
+ * one origin.
+ */
+export class Visitor {
+  readonly cookies = new Map<string, string>();
+
+  constructor(readonly baseUrl: string) {}
+
+  get cookieHeader(): string {
+    return [...this.cookies].map(([name, value]) => `${name}=${value}`).join('; ');
+  }
+
+  async request(path: string, init: RequestInit & { json?: unknown } = {}): Promise<Response> {
+    const headers = new Headers(init.headers);
+    if (this.cookies.size > 0) headers.set('cookie', this.cookieHeader);
+    let body = init.body;
+    if (init.json !== undefined) {
+      headers.set('content-type', 'application/json');
+      body = JSON.stringify(init.json);
+    }
+    const response = await fetch(new URL(path, this.baseUrl), { ...init, headers, body, redirect: 'manual' });
+    for (const line of response.headers.getSetCookie()) {
+      const [pair] = line.split(';');
+      const eq = pair!.indexOf('=');
+      this.cookies.set(pair!.slice(0, eq).trim(), pair!.slice(eq + 1).trim());
+    }
+    return response;
+  }
+
+  async json<T = unknown>(path: string, init: RequestInit & { json?: unknown } = {}): Promise<{ status: number; body: T }> {
+    const response = await this.request(path, init);
+    return { status: response.status, body: (await response.json()) as T };
+  }
+}
+
+/** The bearer header of the ops API. */
+export const opsHeaders = (token: string) => ({ authorization: `Bearer ${token}` });
