@@ -50,6 +50,9 @@ const TICK_MS = 250;
 /** After a countdown reaches zero without news, check the site at these delays. */
 const ZERO_CHECKS_MS = [3000, 8000];
 const MAX_QUEUED_PROMOTION_EVENTS = 50;
+/** A second `active` reload within this time is held back (see enterMaintenance). */
+const RELOAD_GUARD_MS = 5000;
+const RELOAD_MARK = 'flashcast.maintenanceReloadAt';
 
 const toneLabels: Record<string, string> = {
   notice: 'Notice',
@@ -274,9 +277,34 @@ export function startBannerWidget(region: HTMLElement, options: BannerWidgetOpti
     }
   }
 
+  /**
+   * `active` means visitor pages now answer 503, so a reload lands on the maintenance page.
+   * If this page was itself loaded by such a reload moments ago, the site did not answer 503
+   * (the gate lags the event): ask it instead of reloading in a loop.
+   */
+  function enterMaintenance(): void {
+    const now = Date.now();
+    let last = 0;
+    try {
+      last = Number(sessionStorage.getItem(RELOAD_MARK)) || 0;
+      sessionStorage.setItem(RELOAD_MARK, String(now));
+    } catch {
+      // No storage: no loop guard, but the reload still happens.
+    }
+    if (now - last > RELOAD_GUARD_MS) return reload();
+    later(() => {
+      fetch('/', { cache: 'no-store', credentials: 'same-origin', headers: { accept: 'text/html' } }).then(
+        (response) => {
+          if (response.status === 503) reload();
+        },
+        () => undefined,
+      );
+    }, RELOAD_GUARD_MS);
+  }
+
   function onMaintenance(event: MaintenanceEvent): void {
     knownOffset = clockOffset(event.serverTime, Date.now());
-    if (event.state === 'active') return reload();
+    if (event.state === 'active') return enterMaintenance();
     if (event.state === 'idle') return endCountdown();
     const parsed = event.deadline ? Date.parse(event.deadline) : Number.NaN;
     const deadline = Number.isFinite(parsed)

@@ -21,6 +21,9 @@ export class Visitor {
       body = JSON.stringify(init.json);
     }
     const response = await fetch(new URL(path, this.baseUrl), { ...init, headers, body, redirect: 'manual' });
+    // Wait for the whole body: express-session holds back the last byte until the session is
+    // saved, so "the response arrived" means "the headers arrived" and not yet "it was saved".
+    await response.clone().arrayBuffer();
     for (const line of response.headers.getSetCookie()) {
       const [pair] = line.split(';');
       const eq = pair!.indexOf('=');
