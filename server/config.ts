@@ -114,3 +114,33 @@ export function describeSettings(): Array<{ name: string; meaning: string }> {
     meaning: (field as z.ZodType).description ?? '',
   }));
 }
+
+const cliSchema = z.object({
+  FLASHCAST_URL: z.url('must be a URL such as http://127.0.0.1:3000').optional(),
+  PORT: schema.shape.PORT,
+  HOST: schema.shape.HOST,
+  OPS_TOKEN: schema.shape.OPS_TOKEN,
+  DATA_DIR: schema.shape.DATA_DIR,
+});
+
+export interface CliConfig {
+  /** The running flashcast the CLI talks to: FLASHCAST_URL, else http://HOST:PORT. */
+  readonly url: string;
+  readonly opsToken: string | undefined;
+  readonly dataDir: string;
+}
+
+/** The ops CLI's settings, from the same environment names as the server's. */
+export function loadCliConfig(env: Record<string, string | undefined> = process.env): CliConfig {
+  const parsed = cliSchema.safeParse(withoutEmpty(env));
+  if (!parsed.success) {
+    throw new ConfigError(parsed.error.issues.map((issue) => `${String(issue.path[0])}: ${issue.message}`));
+  }
+  const e = parsed.data;
+  const host = e.HOST === '0.0.0.0' || e.HOST === '::' ? '127.0.0.1' : e.HOST;
+  return Object.freeze({
+    url: e.FLASHCAST_URL ?? `http://${host.includes(':') ? `[${host}]` : host}:${e.PORT}`,
+    opsToken: e.OPS_TOKEN,
+    dataDir: e.DATA_DIR,
+  });
+}
