@@ -1,0 +1,28 @@
+import type { Agenda } from 'agenda';
+import type { Pool } from '../server/db/pool.ts';
+import type { Logger } from '../server/logger.ts';
+import type { Push, RoomEmitter } from '../server/realtime/push.ts';
+import type { Sessions } from '../server/sessions/sessions.ts';
+
+/** What every job may use; given by the worker entry (server/system.ts). */
+export interface JobDeps {
+  pool: Pool;
+  logger: Logger;
+  sessions: Sessions;
+  /** Write-then-emit delivery of flashes. */
+  push: Push;
+  /** Raw emits to rooms (the maintenance ticks), in-process io or the cross-process emitter. */
+  emitter: RoomEmitter;
+}
+
+/**
+ * One job: its name, how it is defined on an Agenda, and its default repeating schedule
+ * (created once, on first start, if ops have not set or removed one).
+ */
+export interface JobDefinition {
+  name: string;
+  define(agenda: Agenda, deps: JobDeps): void;
+  defaultEvery?: string;
+  /** Whether ops may run it now or schedule it through the API (the countdown is started by its own endpoint). */
+  operable: boolean;
+}
