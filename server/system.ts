@@ -9,7 +9,10 @@ import { migrate } from './db/migrate.ts';
 import { createPool, type Pool } from './db/pool.ts';
 import { loadDevSecrets } from './dev-secrets.ts';
 import type { Logger } from './logger.ts';
-import { createPush, silentEmitter } from './realtime/push.ts';
+import { createWorkerEmitter } from './realtime/cluster.ts';
+import { createPresenceRoutes } from './realtime/presence.ts';
+import { createPush, deferredEmitter } from './realtime/push.ts';
+import { createSocketServer } from './realtime/socket-server.ts';
 import { createSessions } from './sessions/sessions.ts';
 import { SessionStore } from './sessions/session-store.ts';
 import { loadAssets } from './web/assets.ts';
@@ -61,10 +64,22 @@ export async function startSystem(config: Config, logger: Logger): Promise<Runni
 
     if (config.role !== 'worker') {
       const store = new SessionStore({ pool, ttlSeconds: config.sessionTtlSeconds });
-      const push = createPush({ sessions, emitter: silentEmitter });
+      // The push exists before the app, the app before the server, the server before
+      // Socket.IO: the emitter is bound to `io` once that exists.
+      const emitter = deferredEmitter();
+      const push = createPush({ sessions, emitter });
       const assets = loadAssets(clientDistDir);
-      const { app } = createApp(
-        { pool, logger, store, sessions, push, assets: (entry) => assets.entry(entry), clientDir: clientDistDir },
+      const { app, sessionMiddleware } = createApp(
+        {
+          pool,
+          logger,
+          store,
+          sessions,
+          push,
+          assets: (entry) => assets.entry(entry),
+          clientDir: clientDistDir,
+          opsApi: [createPresenceRoutes({ pool })],
+        },
         {
           sessionSecrets: secrets.sessionSecrets,
           sessionTtlSeconds: config.sessionTtlSeconds,
@@ -78,8 +93,20 @@ export async function startSystem(config: Config, logger: Logger): Promise<Runni
         server.listen(config.port, config.host, resolve);
       });
       stops.push(() => closeServer(server));
+      // Pushed after the server's close so that it runs before it: server.close() would
+      // otherwise wait on the upgraded websocket connections.
+      const realtime = createSocketServer(
+        server,
+        { pool, logger, store, sessions, sessionMiddleware },
+        { allowedOrigins: config.allowedOrigins },
+      );
+      emitter.bind(realtime.io);
+      stops.push(() => realtime.close());
       const { port } = server.address() as AddressInfo;
       running.url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
+    } else {
+      // A worker holds no sockets: it reaches the web processes' sockets through their adapter.
+      createPush({ sessions, emitter: createWorkerEmitter(pool, { logger }) });
     }
     return running;
   } catch (error) {

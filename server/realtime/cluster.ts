@@ -32,7 +32,8 @@ export function createClusterAdapter(pool: Pool, logger: Logger): AdapterFactory
   const make = createAdapter(pool, {
     errorHandler: (error) => logger.warn({ err: error }, 'Socket.IO PostgreSQL adapter failed'),
   });
-  return (nsp: unknown): ClusterAdapter => {
+  // Socket.IO calls this with `new`: a function, not an arrow, returning the adapter.
+  return function clusterAdapter(nsp: unknown): ClusterAdapter {
     const adapter = make(nsp);
     adapter.broadcast = (packet: unknown, opts: BroadcastOptions): Promise<void> => {
       if (!opts.flags?.local) {
@@ -74,5 +75,17 @@ export function createWorkerEmitter(pool: Pool, options: { logger?: Logger } = {
       }),
   };
   const emitter = new Emitter<ServerToClientEvents>(guardedPool);
-  return { to: (room) => emitter.to(room) };
+  return {
+    to(room) {
+      const operator = emitter.to(room);
+      // The emitter (0.1.x) publishes messages without their namespace, which the adapter
+      // (0.5, built on socket.io-adapter's ClusterAdapter) needs in order to route them: it
+      // drops them all without it. Stamped here, on this operator only, before the message
+      // is serialized (for NOTIFY or for an attachment row alike).
+      const internals = operator as unknown as { publish(document: object): Promise<void> };
+      const publish = internals.publish.bind(operator);
+      internals.publish = (document) => publish({ ...document, nsp: emitter.nsp });
+      return operator;
+    },
+  };
 }

@@ -17,6 +17,23 @@ export interface RoomEmitter {
 export const silentEmitter: RoomEmitter = { to: () => ({ emit: () => true }) };
 
 /**
+ * An emitter whose target is set later. The push must exist before the app (the ops API
+ * uses it), the app before the HTTP server, and the server before the Socket.IO server that
+ * the push emits through; this breaks that circle. Until `bind`, emits go nowhere, which
+ * loses nothing: no socket can be connected before the Socket.IO server exists, and every
+ * flash is written before it is emitted.
+ */
+export function deferredEmitter(): RoomEmitter & { bind(target: RoomEmitter): void } {
+  let target: RoomEmitter = silentEmitter;
+  return {
+    to: (room) => target.to(room),
+    bind(next) {
+      target = next;
+    },
+  };
+}
+
+/**
  * Delivery of a flash: written into the sessions first, then emitted to their rooms, so a
  * tab that misses the emit (offline, reconnecting) still finds it on its next fetch.
  * A push to many sessions is one emit to the shared visitors room, not one per session.
