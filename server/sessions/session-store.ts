@@ -74,16 +74,19 @@ export class SessionStore extends PGStore {
   override get(sid: string, callback: Callback<SessionData>): void {
     const key = sessionKey(sid);
     this.#pool
-      .query<{ sess: SessionData; refresh_due: boolean; flash: FlashRow[] }>(
+      .query<{ sess: SessionData; refresh_due: boolean; flash: FlashRow[] }>({
+        // Named, so each connection plans it once: this runs on every request with a cookie,
+        // and planning the correlated subquery cost more than executing it (bench/flash-storage).
+        name: 'flashcast-session-get',
         // One round trip: the session, whether its expiry is due for extension, and its flashes.
-        `SELECT s.sess,
+        text: `SELECT s.sess,
                 s.expire < now() + make_interval(secs => $2) AS refresh_due,
                 COALESCE((SELECT jsonb_agg(to_jsonb(f) ORDER BY f.created_at)
                             FROM (SELECT ${flashColumns} FROM flashes f WHERE f.session_sid = s.sid) f), '[]') AS flash
            FROM session s
           WHERE s.sid = $1 AND s.expire > now()`,
-        [key, (this.#ttlMs * (1 - REFRESH_FRACTION)) / 1000],
-      )
+        values: [key, (this.#ttlMs * (1 - REFRESH_FRACTION)) / 1000],
+      })
       .then(({ rows: [row] }) => {
         if (!row) return callback(null, null);
         if (row.refresh_due) {

@@ -35,9 +35,12 @@ export function createCarts(pool: Pool) {
     },
 
     async count(sessionKey: string): Promise<number> {
-      const { rows } = await pool.query<{ n: string | null }>('SELECT sum(qty) AS n FROM cart_items WHERE session_sid = $1', [
-        sessionKey,
-      ]);
+      // Named: every page view with a session asks this.
+      const { rows } = await pool.query<{ n: string | null }>({
+        name: 'flashcast-cart-count',
+        text: 'SELECT sum(qty) AS n FROM cart_items WHERE session_sid = $1',
+        values: [sessionKey],
+      });
       return Number(rows[0]?.n ?? 0);
     },
 
