@@ -147,7 +147,11 @@ export function startBannerWidget(region: HTMLElement, options: BannerWidgetOpti
     return handle;
   };
 
-  const socket: VisitorSocket = options.socket ?? io({ withCredentials: true });
+  // WebSocket first: a closed tab then closes its TCP connection and presence drops it at once.
+  // Starting on polling left a window (the upgrade) in which a closed tab stayed "present"
+  // until the ping timeout. Polling remains the fallback where websockets are blocked.
+  const socket: VisitorSocket =
+    options.socket ?? io({ withCredentials: true, transports: ['websocket', 'polling'], tryAllTransports: true });
 
   // --- acknowledgements --------------------------------------------------------------------
 
