@@ -1,6 +1,7 @@
 import { Agenda, type Job, type JobStateNotification } from 'agenda';
 import { PostgresBackend } from '@agendajs/postgres-backend';
 import type { Pool } from '../server/db/pool.ts';
+import { AppError } from '../server/errors.ts';
 import type { Logger } from '../server/logger.ts';
 
 export const JOBS_TABLE = 'agenda_jobs';
@@ -89,7 +90,16 @@ export function waitForJob(agenda: Agenda, jobName: string, jobId: string, timeo
       if (id === jobId) check().catch(fail);
     };
     const poll = setInterval(() => check().catch(fail), 1000);
-    const timer = setTimeout(() => fail(new Error(`job ${jobName} (${jobId}) had not finished after ${timeoutMs} ms`)), timeoutMs);
+    const timer = setTimeout(
+      () =>
+        fail(
+          new AppError(
+            'JOB_TIMEOUT',
+            `${jobName} (job ${jobId}) had not finished after ${Math.round(timeoutMs / 1000)} s. Is a worker running (ROLE=all or ROLE=worker)? The run stays queued and will still happen.`,
+          ),
+        ),
+      timeoutMs,
+    );
     const cleanup = () => {
       settled = true;
       clearInterval(poll);

@@ -13,6 +13,11 @@ export interface JobDeps {
   push: Push;
   /** Raw emits to rooms (the maintenance ticks), in-process io or the cross-process emitter. */
   emitter: RoomEmitter;
+  /**
+   * Set by startJobs, aborted when the worker begins to stop (before Agenda's drain waits
+   * for running jobs): a job that would run long hands its work over instead.
+   */
+  stopping?: AbortSignal;
 }
 
 /**

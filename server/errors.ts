@@ -11,6 +11,12 @@ export const errorCatalogue = {
   UNAUTHORIZED: 401,
   NOT_FOUND: 404,
   CONFLICT: 409,
+  /** A job that exists but is started some other way (the maintenance countdown has its own endpoint). */
+  JOB_NOT_OPERABLE: 400,
+  /** A job run now finished with a failure; the message carries its reason. */
+  JOB_FAILED: 500,
+  /** A job run now had not finished in time (no worker running, or a very long run). */
+  JOB_TIMEOUT: 504,
   SESSION_GONE: 409,
   MAINTENANCE: 503,
   UNAVAILABLE: 503,

@@ -2,6 +2,8 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { jobsProcessName, startJobs } from '../jobs/index.ts';
+import { createAgendashPage, createJobRoutes } from '../jobs/job-routes.ts';
 import { createApp } from './app.ts';
 import type { Config } from './config.ts';
 import { startEmbeddedPostgres, type EmbeddedDatabase } from './db/embedded-postgres.ts';
@@ -13,6 +15,13 @@ import { createWorkerEmitter } from './realtime/cluster.ts';
 import { createPresenceRoutes } from './realtime/presence.ts';
 import { createPush, deferredEmitter } from './realtime/push.ts';
 import { createSocketServer } from './realtime/socket-server.ts';
+import { sendStateOnConnect } from './maintenance/maintenance-events.ts';
+import { createMaintenanceGate } from './maintenance/maintenance-gate.ts';
+import { createMaintenanceRoutes } from './maintenance/maintenance-routes.ts';
+import { createMaintenanceView } from './maintenance/maintenance-state.ts';
+import { createMaintenance } from './maintenance/maintenance.ts';
+import { createPromotionRoutes } from './promotions/promotion-routes.ts';
+import { createPromotions } from './promotions/promotions.ts';
 import { createSessions } from './sessions/sessions.ts';
 import { SessionStore } from './sessions/session-store.ts';
 import { loadAssets } from './web/assets.ts';
@@ -60,14 +69,34 @@ export async function startSystem(config: Config, logger: Logger): Promise<Runni
 
     const secrets = await resolveSecrets(config);
     const sessions = createSessions({ pool });
+    const promotions = createPromotions({ pool });
     const running: RunningSystem = { databaseUrl, opsToken: secrets.opsToken, stop };
 
-    if (config.role !== 'worker') {
+    // A worker holds no sockets: it reaches the web processes' sockets through their adapter.
+    // A web process emits through its own `io`, bound once Socket.IO exists (the push must
+    // exist before the app, the app before the server, the server before Socket.IO).
+    const webEmitter = config.role === 'worker' ? undefined : deferredEmitter();
+    const emitter = webEmitter ?? createWorkerEmitter(pool, { logger });
+    const push = createPush({ sessions, emitter });
+
+    const jobs = await startJobs({
+      role: config.role,
+      pool,
+      logger,
+      mongodbUrl: config.mongodbUrl,
+      deps: { pool, logger, sessions, push, emitter },
+      processName: jobsProcessName(config.role),
+    });
+    stops.push(() => jobs.stop());
+
+    if (webEmitter) {
       const store = new SessionStore({ pool, ttlSeconds: config.sessionTtlSeconds });
-      // The push exists before the app, the app before the server, the server before
-      // Socket.IO: the emitter is bound to `io` once that exists.
-      const emitter = deferredEmitter();
-      const push = createPush({ sessions, emitter });
+      // This process's view of the maintenance state, kept fresh by LISTEN: the gate answers
+      // 503 from it, and a socket connecting mid-countdown gets the state from it.
+      const view = createMaintenanceView({ pool, logger });
+      await view.start();
+      stops.push(() => view.close());
+      const maintenance = createMaintenance({ pool, logger, sessions, emitter, agenda: jobs.agenda, view });
       const assets = loadAssets(clientDistDir);
       const { app, sessionMiddleware } = createApp(
         {
@@ -78,7 +107,14 @@ export async function startSystem(config: Config, logger: Logger): Promise<Runni
           push,
           assets: (entry) => assets.entry(entry),
           clientDir: clientDistDir,
-          opsApi: [createPresenceRoutes({ pool })],
+          opsApi: [
+            createPresenceRoutes({ pool }),
+            createPromotionRoutes({ promotions }),
+            createJobRoutes({ jobs }),
+            createMaintenanceRoutes(maintenance),
+          ],
+          opsPages: [createAgendashPage(jobs.agenda)],
+          visitorGate: createMaintenanceGate(view),
         },
         {
           sessionSecrets: secrets.sessionSecrets,
@@ -97,16 +133,25 @@ export async function startSystem(config: Config, logger: Logger): Promise<Runni
       // otherwise wait on the upgraded websocket connections.
       const realtime = createSocketServer(
         server,
-        { pool, logger, store, sessions, sessionMiddleware },
+        {
+          pool,
+          logger,
+          store,
+          sessions,
+          sessionMiddleware,
+          onConnect: sendStateOnConnect(view),
+          onPromotionEvent: async (key, event) => {
+            await promotions.recordEvent(key, event);
+          },
+        },
         { allowedOrigins: config.allowedOrigins },
       );
-      emitter.bind(realtime.io);
+      webEmitter.bind(realtime.io);
       stops.push(() => realtime.close());
+      // Runs first on stop: Agenda drains its running jobs while sockets and pool still work.
+      stops.push(() => jobs.stop());
       const { port } = server.address() as AddressInfo;
       running.url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
-    } else {
-      // A worker holds no sockets: it reaches the web processes' sockets through their adapter.
-      createPush({ sessions, emitter: createWorkerEmitter(pool, { logger }) });
     }
     return running;
   } catch (error) {

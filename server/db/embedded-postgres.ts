@@ -77,6 +77,8 @@ const DATABASE = 'flashcast';
 const USER = 'postgres';
 const START_TIMEOUT_MS = 60_000;
 const STOP_TIMEOUT_MS = 30_000;
+/** How long a smart shutdown may wait for connections that are already closing. */
+const SMART_STOP_TIMEOUT_MS = 3_000;
 
 /** Data dirs whose server this process runs, to refuse a second start on the same dir. */
 const runningHere = new Set<string>();
@@ -173,7 +175,11 @@ async function start(paths: ClusterPaths, options: EmbeddedPostgresOptions, logg
 
   async function shutdown(): Promise<void> {
     process.off('exit', onProcessExit);
-    if (!(await stopProcess(running.child, logger))) {
+    // "Smart" shutdown first: our pool has asked its connections to end, and PostgreSQL lets
+    // them finish saying goodbye instead of cutting them off ("terminating connection due to
+    // administrator command" on a client whose listeners were already gone). Anything still
+    // connected after a moment gets the fast shutdown.
+    if (!(await stopProcess(running.child, logger, 'SIGTERM', SMART_STOP_TIMEOUT_MS)) && !(await stopProcess(running.child, logger))) {
       logger.warn('embedded PostgreSQL did not stop in time; sending SIGQUIT (immediate shutdown)');
       running.child.kill('SIGQUIT');
       await stopProcess(running.child, logger, 'none');
@@ -491,15 +497,21 @@ async function spawnServer(
 }
 
 /** Resolves true once the child exited, false after the timeout (signal already sent). */
-function stopProcess(child: ChildProcess, logger: Logger, signal: NodeJS.Signals | 'none' = 'SIGINT'): Promise<boolean> {
+function stopProcess(
+  child: ChildProcess,
+  logger: Logger,
+  signal: NodeJS.Signals | 'none' = 'SIGINT',
+  timeoutMs = STOP_TIMEOUT_MS,
+): Promise<boolean> {
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(true);
   return new Promise((resolve) => {
-    const timer = setTimeout(() => resolve(false), STOP_TIMEOUT_MS);
+    const timer = setTimeout(() => resolve(false), timeoutMs);
     child.once('exit', () => {
       clearTimeout(timer);
       resolve(true);
     });
-    // SIGINT is PostgreSQL's "fast" shutdown: disconnect clients, checkpoint, exit.
+    // SIGTERM is PostgreSQL's "smart" shutdown (wait for clients to leave), SIGINT its "fast"
+    // one (disconnect clients, checkpoint, exit).
     if (signal !== 'none' && !child.kill(signal)) logger.debug('PostgreSQL had already exited');
   });
 }

@@ -46,6 +46,8 @@ export async function cleanupExpiredSessions(
                DELETE FROM flashes WHERE session_sid = ANY((SELECT sids FROM keys)::text[])
              ), presence_gone AS (
                DELETE FROM presence WHERE session_sid = ANY((SELECT sids FROM keys)::text[])
+             ), deliveries_gone AS (
+               DELETE FROM promotion_deliveries WHERE session_sid = ANY((SELECT sids FROM keys)::text[])
              ), gone AS (
                DELETE FROM session s
                 WHERE s.sid = ANY((SELECT sids FROM keys)::text[]) AND s.expire <= now()

@@ -28,7 +28,7 @@ describe('when npm start runs on an empty DATA_DIR', () => {
     expect((await visitor.request('/')).status).toBe(200);
 
     process.kill(first.child.pid!, 'SIGTERM');
-    expect(await first.exited).toBe(0);
+    expect(await first.exited, first.output()).toBe(0);
 
     const restarted = await startProcess({ DATA_DIR: dataDir });
     const again = new Visitor(restarted.url);
@@ -37,14 +37,14 @@ describe('when npm start runs on an empty DATA_DIR', () => {
 
     // Ctrl-C reaches the whole process group, PostgreSQL included.
     process.kill(-restarted.child.pid!, 'SIGINT');
-    expect(await restarted.exited).toBe(0);
+    expect(await restarted.exited, restarted.output()).toBe(0);
 
     const third = await startProcess({ DATA_DIR: dataDir });
     const still = new Visitor(third.url);
     for (const [name, value] of visitor.cookies) still.cookies.set(name, value);
     expect((await still.json('/api/cart')).body).toEqual({ items: [{ sku: 'doohickey', qty: 3 }], count: 3 });
     process.kill(third.child.pid!, 'SIGTERM');
-    expect(await third.exited).toBe(0);
+    expect(await third.exited, third.output()).toBe(0);
   }, 120_000);
 });
 

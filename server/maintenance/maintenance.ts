@@ -1,0 +1,161 @@
+import type { Agenda } from 'agenda';
+import type { MaintenanceState } from '../../protocol/events.ts';
+import type { Pool } from '../db/pool.ts';
+import { AppError, conflict } from '../errors.ts';
+import type { Logger } from '../logger.ts';
+import type { RoomEmitter } from '../realtime/push.ts';
+import { VISITORS_ROOM } from '../realtime/rooms.ts';
+import type { Sessions } from '../sessions/sessions.ts';
+import { FLASH_KEY, countdownEvent, countdownText, emitToVisitors, secondsLeft, stateEvent } from './maintenance-events.ts';
+import type { MaintenanceView } from './maintenance-state.ts';
+import { createMaintenanceStore, type MaintenanceSnapshot } from './maintenance-store.ts';
+
+/**
+ * The maintenance countdown, as ops drive it: start a countdown, see where it stands, cancel
+ * it or end maintenance. The ticks and the switch to maintenance at zero are the job's
+ * (jobs/maintenance-countdown.ts), on whichever worker runs it.
+ */
+
+/** The Agenda job that drives a countdown; its data is `CountdownJobData`. */
+export const MAINTENANCE_COUNTDOWN_JOB = 'maintenance-countdown';
+
+export interface CountdownJobData {
+  /** ISO time, whole milliseconds: the stored deadline the job drives the countdown to. */
+  deadline: string;
+  /**
+   * The last second already sent (by the start itself, or by a worker that handed the
+   * countdown over as it stopped): the run starts with the next one, never sending it twice.
+   */
+  sentSeconds?: number;
+}
+
+export const DEFAULT_COUNTDOWN_SECONDS = 30;
+export const MAX_COUNTDOWN_SECONDS = 3600;
+export const MAX_MESSAGE_LENGTH = 500;
+
+/** What GET /ops/api/maintenance answers. */
+export interface MaintenanceStatus {
+  state: MaintenanceState;
+  /** countdown: when it ends; active: when maintenance began. */
+  deadline?: string;
+  /** countdown only. */
+  secondsLeft?: number;
+  message?: string;
+  startedAt?: string;
+}
+
+export interface StartInput {
+  seconds: number;
+  message?: string | undefined;
+}
+
+export interface CancelResult {
+  /** What was cancelled: a countdown, maintenance, or nothing (`idle`: already idle). */
+  previous: MaintenanceState;
+  status: MaintenanceStatus;
+}
+
+export interface MaintenanceDeps {
+  pool: Pool;
+  logger: Logger;
+  sessions: Pick<Sessions, 'writeFlash' | 'clearFlashKey'>;
+  /** Emits to visitors' tabs: the in-process Socket.IO server or the cross-process emitter. */
+  emitter: RoomEmitter;
+  /** Queues the countdown job. A started Agenda; in a web-only process it defines no jobs and only queues. */
+  agenda: Pick<Agenda, 'now'>;
+  /** This process's view: told of each change made here as it commits, before visitors hear of it. */
+  view?: Pick<MaintenanceView, 'apply'>;
+}
+
+export function toStatus(snapshot: MaintenanceSnapshot, now: number = Date.now()): MaintenanceStatus {
+  const status: MaintenanceStatus = { state: snapshot.state };
+  if (snapshot.deadline) status.deadline = snapshot.deadline.toISOString();
+  if (snapshot.state === 'countdown' && snapshot.deadline) status.secondsLeft = secondsLeft(snapshot.deadline, now);
+  if (snapshot.message !== undefined) status.message = snapshot.message;
+  if (snapshot.startedAt) status.startedAt = snapshot.startedAt.toISOString();
+  return status;
+}
+
+export function createMaintenance(deps: MaintenanceDeps) {
+  const { logger, sessions, emitter } = deps;
+  const store = createMaintenanceStore(deps.pool);
+
+  /** Back to idle: the flashes go while the row is held, visitors hear of it after the commit. */
+  async function end(onlyDeadline?: Date) {
+    const ended = await store.end(async () => {
+      await sessions.clearFlashKey(FLASH_KEY);
+    }, onlyDeadline);
+    if (!ended) return undefined;
+    deps.view?.apply(ended.snapshot);
+    emitToVisitors(emitter, stateEvent(ended.snapshot));
+    return ended;
+  }
+
+  return {
+    async status(): Promise<MaintenanceStatus> {
+      return toStatus(await store.read());
+    },
+
+    /**
+     * Stores the deadline and writes the `maintenance` flash once into every active session
+     * (its number is computed from the deadline whenever it is shown); once that is committed,
+     * pushes the flash and the first tick to every tab, then queues the job that ticks every
+     * second after and switches maintenance on at zero. 409 unless idle.
+     */
+    async start(input: StartInput): Promise<MaintenanceStatus> {
+      let flash: Awaited<ReturnType<Sessions['writeFlash']>> | undefined;
+      const outcome = await store.start(input.seconds, input.message, async (next) => {
+        flash = await sessions.writeFlash('active', {
+          key: FLASH_KEY,
+          message: countdownText(next.message),
+          data: { deadline: next.deadline!.toISOString() },
+        });
+      });
+      if (!outcome.started) throw startConflict(outcome.current);
+
+      const { snapshot } = outcome;
+      const deadline = snapshot.deadline!;
+      deps.view?.apply(snapshot);
+      // What push.flash does for the active sessions, but only once the countdown is committed.
+      if (flash && flash.sessions > 0) emitter.to(VISITORS_ROOM).emit('flash', flash.flash);
+      // The first tick goes out now, to every tab (also those whose session was not yet counted
+      // as active); the job carries on from the next second, wherever and whenever a worker
+      // picks it up.
+      const now = Date.now();
+      const first = secondsLeft(deadline, now);
+      emitToVisitors(emitter, countdownEvent(snapshot, first, now));
+      logger.info({ deadline, seconds: input.seconds, sessions: flash?.sessions ?? 0 }, 'maintenance countdown started');
+
+      try {
+        await deps.agenda.now<CountdownJobData>(MAINTENANCE_COUNTDOWN_JOB, { deadline: deadline.toISOString(), sentSeconds: first });
+      } catch (error) {
+        logger.error({ err: error }, 'could not queue the maintenance countdown job; taking the countdown back');
+        await end(deadline).catch((endError: unknown) => logger.error({ err: endError }, 'could not take the countdown back'));
+        throw new AppError('UNAVAILABLE', 'The countdown could not be queued for the worker, so it was not started. Try again.');
+      }
+      return toStatus(snapshot);
+    },
+
+    /**
+     * Cancels a countdown or ends maintenance: idle, flashes cleared, visitors told (tabs on
+     * the maintenance page find the site back by themselves). When already idle it changes
+     * nothing and says so (`previous: 'idle'`): ending maintenance twice is not an error.
+     */
+    async cancel(): Promise<CancelResult> {
+      const ended = await end();
+      if (!ended) return { previous: 'idle', status: toStatus(await store.read()) };
+      logger.info({ previous: ended.previous.state }, ended.previous.state === 'countdown' ? 'maintenance countdown cancelled' : 'maintenance ended');
+      return { previous: ended.previous.state, status: toStatus(ended.snapshot) };
+    },
+  };
+}
+
+export type Maintenance = ReturnType<typeof createMaintenance>;
+
+function startConflict(current: MaintenanceSnapshot): AppError {
+  if (current.state === 'active') {
+    return conflict('Maintenance mode is on. End it with DELETE /ops/api/maintenance before starting a new countdown.');
+  }
+  const left = current.deadline ? `, ${secondsLeft(current.deadline, Date.now())} s left` : '';
+  return conflict(`A countdown is already running (ends at ${current.deadline?.toISOString()}${left}). Cancel it with DELETE /ops/api/maintenance first.`);
+}
