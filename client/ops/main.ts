@@ -17,8 +17,6 @@ const SESSIONS_EVERY_MS = 10_000;
 const SLOW_EVERY_MS = 15_000;
 /** Presence samples kept for the sparkline: three minutes at one every 2 s. */
 const HISTORY = 90;
-/** Jobs ops can run by hand (CONTRACT.md); listed even before they have ever run. */
-const RUNNABLE_JOBS = ['promotion-round', 'session-cleanup'];
 
 // ---------------------------------------------------------------------------------------------
 // DOM helpers
@@ -559,13 +557,19 @@ interface Job {
   lastFinishedAt?: string;
   failReason?: string;
   running: boolean;
+  /** False for jobs ops drive through their own endpoint (the maintenance countdown). */
+  operable: boolean;
 }
 
 function parseJob(raw: unknown): Job | undefined {
   const record = asRecord(raw);
   const name = str(record.name);
   if (!name) return undefined;
-  const job: Job = { name, running: record.running === true || record.isRunning === true };
+  const job: Job = {
+    name,
+    running: record.running === true || record.isRunning === true,
+    operable: record.operable !== false,
+  };
   const schedule = str(record.every) ?? str(record.repeatInterval) ?? str(record.schedule) ?? str(record.interval);
   if (schedule) job.schedule = schedule;
   const fields = ['nextRunAt', 'lastRunAt', 'lastFinishedAt', 'failReason'] as const;
@@ -584,7 +588,7 @@ function jobRow(job: Job): HTMLElement {
   const result = h('pre', { class: 'job__result', attrs: { hidden: '' } });
   const actions = h('div', { class: 'job__actions' });
 
-  if (RUNNABLE_JOBS.includes(job.name)) {
+  if (job.operable) {
     const run = h('button', { class: 'ops-button ops-button--small', text: 'Run now', attrs: { type: 'button' } });
     run.addEventListener('click', () => {
       void act(jobsStatus, run, `Running ${job.name}…`, async () => {
@@ -613,9 +617,9 @@ function jobRow(job: Job): HTMLElement {
       return `${job.name} now runs every ${value}.`;
     });
   });
-  actions.append(scheduleForm);
+  if (job.operable) actions.append(scheduleForm);
 
-  if (job.schedule) {
+  if (job.operable && job.schedule) {
     const unschedule = h('button', { class: 'ops-button ops-button--small ops-button--ghost', text: 'Remove schedule', attrs: { type: 'button' } });
     unschedule.addEventListener('click', () => {
       void act(jobsStatus, unschedule, 'Removing the schedule…', async () => {
@@ -657,7 +661,6 @@ async function loadJobs(force = false): Promise<void> {
   const jobs = listFrom(await api.get<unknown>('/jobs'), 'jobs')
     .map(parseJob)
     .filter((job): job is Job => job !== undefined);
-  for (const name of RUNNABLE_JOBS) if (!jobs.some((job) => job.name === name)) jobs.push({ name, running: false });
   if (!force && (jobsList.contains(document.activeElement) || jobsList.querySelector('button:disabled'))) return;
   jobsList.replaceChildren(...jobs.map(jobRow));
 }
