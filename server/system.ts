@@ -126,15 +126,22 @@ export async function startSystem(config: Config, logger: Logger): Promise<Runni
       const server: Server = createServer(app);
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject);
-        server.listen(config.port, config.host, resolve);
+        // A deploy reconnects every visitor at once: a deep accept queue keeps the kernel from
+        // dropping handshakes into 1-15 s SYN retransmits (bench/connect-storm.bench.ts).
+        server.listen({ port: config.port, host: config.host, backlog: 4096 }, resolve);
       });
       stops.push(() => closeServer(server));
       // Pushed after the server's close so that it runs before it: server.close() would
       // otherwise wait on the upgraded websocket connections.
+      // Presence heartbeats, the session follower and the adapter's LISTEN get a pool of their
+      // own: queued behind a connect storm's handshake queries, the heartbeat was late by more
+      // than the presence window and the node's visitors stopped counting as active.
+      const realtimePool = createPool({ url: databaseUrl, logger, max: 4 });
+      stops.push(() => realtimePool.end());
       const realtime = createSocketServer(
         server,
         {
-          pool,
+          pool: realtimePool,
           logger,
           store,
           sessions,
