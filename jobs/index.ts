@@ -113,6 +113,7 @@ export async function startJobs(options: StartJobsOptions): Promise<Jobs> {
         logger.error({ err: error, job: job.attrs.name, jobId: String(job.attrs._id) }, 'job failed');
       });
       await installDefaultSchedules(agenda, pool, definitions);
+      for (const definition of definitions) await definition.resume?.(agenda, deps);
     }
     // A web process starts too, without definitions: it then notifies workers of what it
     // enqueues and hears their completions, but never runs anything itself.

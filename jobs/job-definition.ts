@@ -30,4 +30,6 @@ export interface JobDefinition {
   defaultEvery?: string;
   /** Whether ops may run it now or schedule it through the API (the countdown is started by its own endpoint). */
   operable: boolean;
+  /** Called once when a worker starts: queues work that a crash left without a job. */
+  resume?(agenda: Agenda, deps: JobDeps): Promise<void>;
 }

@@ -52,7 +52,31 @@ export function createMaintenanceCountdownJob(options: CountdownJobOptions = {})
         backoff: ({ attempt }) => (attempt <= MAX_RETRIES ? RETRY_DELAY_MS : null),
       });
     },
+    resume: resumeOrphanedCountdown,
   };
+}
+
+/**
+ * A web process that died between committing a countdown and queueing its job leaves a
+ * countdown that no worker would ever drive (no ticks, never `active`). A starting worker
+ * queues one from the stored deadline, unless a job for it is already pending or running.
+ * Under an advisory lock, so workers starting together queue it once.
+ */
+async function resumeOrphanedCountdown(agenda: Agenda, deps: JobDeps): Promise<void> {
+  const client = await deps.pool.connect();
+  try {
+    await client.query('SELECT pg_advisory_lock(hashtext($1))', [MAINTENANCE_COUNTDOWN_JOB]);
+    const { rows } = await client.query<{ deadline: Date }>(`SELECT deadline FROM maintenance WHERE state = 'countdown'`);
+    const deadline = rows[0]?.deadline;
+    if (!deadline) return;
+    const { jobs } = await agenda.queryJobs({ name: MAINTENANCE_COUNTDOWN_JOB });
+    if (jobs.some((job) => job.state !== 'completed' && job.state !== 'failed')) return;
+    await agenda.now<CountdownJobData>(MAINTENANCE_COUNTDOWN_JOB, { deadline: deadline.toISOString() });
+    deps.logger.warn({ deadline }, 'a countdown had no job (its web process died while starting it); queued one');
+  } finally {
+    await client.query('SELECT pg_advisory_unlock(hashtext($1))', [MAINTENANCE_COUNTDOWN_JOB]).catch(() => undefined);
+    client.release();
+  }
 }
 
 export const maintenanceCountdownJob: JobDefinition = createMaintenanceCountdownJob();
