@@ -11,7 +11,6 @@ import {
   startServerProcess,
   waitForPresence,
   type ServerStats,
-  type StartArgs,
 } from './socket-client.ts';
 
 /**
@@ -20,9 +19,7 @@ import {
  * shows every one of them. Twice on the production wiring (the first storm meets a cold
  * process, as after a deploy; the second a warm one), then once on a bare Socket.IO server
  * (no session, no database, no presence: until every client is connected), which is the
- * floor this machine sets with clients and server on the same cores. BENCH_WHATIF=1
- * adds cold storms on servers that each differ from the production wiring in the changes
- * the diagnosis suggests.
+ * floor this machine sets with clients and server on the same cores.
  *
  * Where the time goes is read from the same storm: the clients' own timeline (creating the
  * sockets, each `connect`), the server's (each socket.io `connection`, every statement timed
@@ -35,14 +32,6 @@ export const name = 'connect-storm';
 const SOCKETS = 5_000;
 const GOAL_MS = 5_000;
 const PRODUCTION_STORMS = 2;
-/**
- * BENCH_WHATIF=1 adds one storm for each change the diagnosis suggests, on servers that
- * differ from the production wiring only in that (see StartArgs in socket-client.ts).
- */
-const WHAT_IF = process.env.BENCH_WHATIF === '1';
-/** Capped by net.core.somaxconn. */
-const LARGE_BACKLOG = 8_192;
-const REALTIME_POOL_MAX = 4;
 const POLL_MS = 100;
 /** A socket not connected by then counts as failed; presence is waited for 5 s longer. */
 const STORM_TIMEOUT_MS = 20_000;
@@ -77,24 +66,9 @@ export async function run(ctx: BenchContext): Promise<BenchResult> {
     checkFileLimit(clients, SOCKETS, 'clients');
     const somaxconn = Number(readFileSync('/proc/sys/net/core/somaxconn', 'utf8').trim());
 
-    const variants: Array<{ label: string; bare?: boolean; whatIf?: StartArgs['whatIf']; storms: number }> = [
+    const variants: Array<{ label: string; bare?: boolean; storms: number }> = [
       { label: 'ours, production wiring', storms: PRODUCTION_STORMS },
       { label: 'bare Socket.IO (no session, no database): until all connected', bare: true, storms: 1 },
-      ...(WHAT_IF
-        ? [
-            { label: `what-if: listen backlog ${Math.min(LARGE_BACKLOG, somaxconn)}`, whatIf: { backlog: LARGE_BACKLOG }, storms: 1 },
-            {
-              label: 'what-if: backlog + realtime pool of its own',
-              whatIf: { backlog: LARGE_BACKLOG, realtimePoolMax: REALTIME_POOL_MAX },
-              storms: 1,
-            },
-            {
-              label: 'what-if: backlog + realtime pool + batched handshake check',
-              whatIf: { backlog: LARGE_BACKLOG, realtimePoolMax: REALTIME_POOL_MAX, batchedHandshake: true },
-              storms: 1,
-            },
-          ]
-        : []),
     ];
     for (const variant of variants) {
       const server = await startServerProcess();
@@ -104,7 +78,6 @@ export async function run(ctx: BenchContext): Promise<BenchResult> {
           databaseUrl: ctx.databaseUrl,
           ours: !variant.bare,
           bare: variant.bare === true,
-          ...(variant.whatIf && { whatIf: variant.whatIf }),
         });
         const url = variant.bare ? started.bareUrl : started.url;
         if (!url) throw new Error('the server process did not start');
@@ -165,7 +138,7 @@ export async function run(ctx: BenchContext): Promise<BenchResult> {
         'storm',
         'CPU ms: server / clients / PostgreSQL',
         'server event loop busy, max delay',
-        'session loads: count, mean / max ms (pool wait included)',
+        'handshake session checks: statements, mean / max ms (pool wait included)',
         'most waiting for a pooled connection',
         'connection checked out: mean / max ms',
         'slowest heartbeat (ms; the window is 5,000)',
@@ -173,7 +146,7 @@ export async function run(ctx: BenchContext): Promise<BenchResult> {
         'presence polls',
       ],
       rows: storms.map((s) => {
-        const get = s.server.queries['flashcast-session-get'] ?? s.server.queries['batched session check'] ?? { count: 0, totalMs: 0, maxMs: 0 };
+        const get = s.server.queries['handshake session check'] ?? { count: 0, totalMs: 0, maxMs: 0 };
         const writes = s.server.presenceWrites;
         return [
           s.label,
@@ -189,16 +162,11 @@ export async function run(ctx: BenchContext): Promise<BenchResult> {
       }),
     };
     const notes = [
-      `Each socket is a socket.io-client over websocket with its own visitor session (inserted in bulk by SQL); every handshake goes through the real session middleware and store. The clients run in one process, the server in another (server/system.ts's ROLE=web wiring), PostgreSQL in its own; GET /ops/api/presence is polled every ${POLL_MS} ms from the bench process (its statements are in the PostgreSQL CPU).`,
+      `Each socket is a socket.io-client over websocket with its own visitor session (inserted in bulk by SQL); every handshake goes through the real session check (the signed cookie, then one existence check per batch of handshakes: server/realtime/handshake-sessions.ts). The clients run in one process, the server in another (server/system.ts's ROLE=web wiring), PostgreSQL in its own; GET /ops/api/presence is polled every ${POLL_MS} ms from the bench process (its statements are in the PostgreSQL CPU).`,
       `Contention: ${ctx.machine.cores} cores shared by all of them and by whatever else runs on the machine (load average ${ctx.machine.loadAverage} at start, ${os.loadavg()[0]!.toFixed(1)} at the end): ${ctx.machine.cores} cores give at most ${ctx.machine.cores * 1000} CPU ms per second of storm, so compare the CPU column with the storm's length.`,
-      `The first storm of a process is cold (code not yet compiled, pool connections not yet open), as after a deploy; the second is warm. The bare server is the floor: the same clients, the same cores, no session, no database, no presence.`,
-      `"Connection checked out" is how long a pooled PostgreSQL connection stayed busy for one statement as the server's event loop saw it: its pool of 20 then serves at most 20 / that many statements a second, and every handshake needs one. The heartbeat and the presence writes share that pool and queue behind the handshakes' session loads (PRESENCE_WINDOW_SECONDS is 5).`,
-      ...(WHAT_IF
-        ? [
-            'What-if storms (BENCH_WHATIF=1) run on fresh (cold) server processes that differ from the production wiring only as named: a listen backlog of 4,096 (server/system.ts listens with Node\'s default, 511); a pool of 4 connections of its own for the Socket.IO server (presence, heartbeat, session follower, adapter), which now share the app\'s pool of 20 with the handshakes\' session loads; and the handshake\'s session check done without express-session, one existence check for all the handshakes that arrived while the previous one ran (a prototype in bench/socket-client.ts, batchedSessionCheck). Compare them with the cold production storm.',
-          ]
-        : []),
-      `Listen-queue overflows are the kernel's TcpExtListenOverflows over the storm (the whole network namespace; net.core.somaxconn ${somaxconn}): each is a handshake's last ACK dropped because the accept queue was full; the connection completes only when the server retransmits its SYN-ACK, 1 s, then 3, 7, 15 s after the first (tcp_synack_retries), which is what stretches the tail.`,
+      `The first storm of a process is cold (code not yet compiled, pool connections not yet open), as after a deploy; the second is warm. The bare server is the floor: the same clients, the same cores, no session, no database, no presence (it listens with Node's default backlog, 511; ours with server/system.ts's 4,096).`,
+      `"Connection checked out" is how long a pooled PostgreSQL connection stayed busy for one statement as the server's event loop saw it, in either of the server's pools; "most waiting" is the most requests seen waiting in either. As in server/system.ts, the Socket.IO server has a pool of 4 of its own (the handshakes' session checks, presence writes, heartbeat, session follower, adapter), apart from the app's pool of 20 (here the presence polls). The session check runs one statement at a time, each for all the handshakes that arrived while the previous one ran, so it holds at most one of those 4 connections, and the heartbeat must stay within PRESENCE_WINDOW_SECONDS (5).`,
+      `Listen-queue overflows are the kernel's TcpExtListenOverflows over the storm (the whole network namespace; net.core.somaxconn ${somaxconn}, which caps the listen backlog): each is a handshake's last ACK dropped because the accept queue was full; the connection completes only when the server retransmits its SYN-ACK, 1 s, then 3, 7, 15 s after the first (tcp_synack_retries), which is what stretches the tail.`,
     ];
     return { goals, tables: [timeline, work], notes };
   } finally {

@@ -255,7 +255,7 @@ export async function run(ctx: BenchContext): Promise<BenchResult> {
   const maintenance = createMaintenance({ pool, logger: ctx.logger, sessions, emitter, agenda: agenda.agenda, view });
 
   const assets = loadAssets(clientDistDir);
-  const { app, sessionMiddleware } = createApp(
+  const { app } = createApp(
     {
       pool,
       logger: ctx.logger,
@@ -270,9 +270,18 @@ export async function run(ctx: BenchContext): Promise<BenchResult> {
     { sessionSecrets: [SECRET], sessionTtlSeconds: TTL_SECONDS, opsToken: OPS_TOKEN, production: false },
   );
   const server: Server = createServer(app);
-  const realtime = createSocketServer(server, { pool, logger: ctx.logger, store, sessions, sessionMiddleware, onConnect: sendStateOnConnect(view) });
+  // As server/system.ts wires it: Socket.IO gets a pool of its own, the server a deep accept queue.
+  const realtimePool = createPool({ url: ctx.databaseUrl, logger: ctx.logger, max: 4 });
+  const realtime = createSocketServer(server, {
+    pool: realtimePool,
+    logger: ctx.logger,
+    store,
+    sessions,
+    sessionSecrets: [SECRET],
+    onConnect: sendStateOnConnect(view),
+  });
   emitter.bind(realtime.io);
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  await new Promise<void>((resolve) => server.listen({ port: 0, host: '127.0.0.1', backlog: 4096 }, resolve));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 
   const clients: ClientProcess[] = [];
@@ -396,7 +405,7 @@ export async function run(ctx: BenchContext): Promise<BenchResult> {
         },
       ],
       notes: [
-        'The app as ROLE=all runs it: express app with the maintenance gate and ops API, the socket server (createSocketServer, with its PostgreSQL adapter), and the countdown job on an Agenda in the same process; each round starts through POST /ops/api/maintenance and is ended with a cancel once maintenance began.',
+        'The app as ROLE=all runs it: express app with the maintenance gate and ops API, the socket server (createSocketServer on a pool of 4 of its own, with its PostgreSQL adapter), and the countdown job on an Agenda in the same process; each round starts through POST /ops/api/maintenance and is ended with a cancel once maintenance began.',
         `${CLIENTS} socket.io-clients (websocket transport), each with its own session made by a first GET /, in ${CLIENT_PROCESSES} child processes; arrival is taken in each client's event handler (performance.timeOrigin + performance.now()), so it includes the client process working through the same broadcast for its other sockets.`,
         `The ideal time of second k is deadline − k s; second 0 is the 'active' event. The first tick (k = ${firstSecond}) is sent by the start itself, after it wrote the flash into every active session, so it is measured from the start instead and kept out of the goal.`,
         `Missed or doubled: for every client, each second from the first tick to 0 must arrive exactly once; clients with a gap: ${sum((entry) => entry.countdown.clientsWithGaps)}.`,
@@ -409,6 +418,7 @@ export async function run(ctx: BenchContext): Promise<BenchResult> {
     stopping.abort();
     await agenda.stop();
     await realtime.close();
+    await realtimePool.end();
     server.closeAllConnections();
     await new Promise<void>((resolve) => server.close(() => resolve()));
     await view.close();

@@ -1,12 +1,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createHmac } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { createServer, type IncomingMessage, type Server as HttpServer } from 'node:http';
+import { createServer, type Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { writeHeapSnapshot } from 'node:v8';
-import type { RequestHandler } from 'express';
 import type { Socket as ClientSocket } from 'socket.io-client';
 import type { Flash } from '../protocol/events.ts';
 import type { Pool } from '../server/db/pool.ts';
@@ -26,8 +25,7 @@ import { newSessionId, sessionKey } from '../server/sessions/session-key.ts';
  * the channel closes. Times cross processes as CLOCK_MONOTONIC milliseconds
  * (`process.hrtime`), which every process on the machine shares.
  *
- * For diagnosis the server process can also run what-ifs (StartArgs.whatIf: changes the
- * server code does not have, prototyped through its wiring), write heap snapshots, and take
+ * For diagnosis the server process can also write heap snapshots, and the children take
  * extra node flags from BENCH_SERVER_NODE_ARGS / BENCH_CLIENTS_NODE_ARGS (e.g. --cpu-prof).
  */
 
@@ -51,7 +49,7 @@ function signedCookie(id: string, secret: string): string {
 /**
  * `count` live visitor sessions inserted in one statement, as the store would have stored
  * them after a first page view; answers their `Cookie` headers. The handshakes that carry
- * them still go through the real session middleware and store.
+ * them still go through the real handshake session check (server/realtime/handshake-sessions.ts).
  */
 export async function seedSessions(pool: Pool, count: number): Promise<string[]> {
   const ids = Array.from({ length: count }, () => newSessionId());
@@ -179,9 +177,9 @@ export interface QueryStats {
 export interface ServerStats {
   /** Statements by kind: time from `pool.query` to its answer, pool wait included. */
   queries: Record<string, QueryStats>;
-  /** Most requests ever seen waiting for a pooled connection. */
+  /** Most requests ever seen waiting for a pooled connection, in either pool (the app's, the realtime one). */
   maxPoolWaiting: number;
-  /** How long a pooled connection stayed checked out (one statement's round trip, as the event loop saw it). */
+  /** How long a pooled connection (of either pool) stayed checked out (one statement's round trip, as the event loop saw it). */
   poolHold: QueryStats;
   /** Share of wall time the event loop was busy, 0–1. */
   eventLoopUtilization: number;
@@ -223,16 +221,6 @@ export interface StartArgs {
   databaseUrl: string;
   ours: boolean;
   bare: boolean;
-  /**
-   * What-ifs for diagnosis; each left out is the production wiring.
-   * - backlog: our server's listen backlog (production: Node's default, 511).
-   * - realtimePoolMax: Socket.IO's server (presence, heartbeat, session follower, adapter)
-   *   gets a pool of its own with this many connections (production: it shares the app's).
-   * - batchedHandshake: the handshake's session check without express-session: the cookie is
-   *   unsigned and the session's existence checked with one statement for every handshake
-   *   that arrived while the previous one ran (production: a full session load each).
-   */
-  whatIf?: { backlog?: number; realtimePoolMax?: number; batchedHandshake?: boolean };
 }
 
 export type ServerApi = {
@@ -251,7 +239,7 @@ export type ServerApi = {
 const STATEMENT_KINDS: Array<[marker: string, kind: string]> = [
   ['INSERT INTO presence (session_sid', 'presence write'],
   ['presence_nodes SET heartbeat_at', 'heartbeat'],
-  ['WHERE sid = ANY($1::text[]) AND expire', 'batched session check'],
+  ['WHERE sid = ANY($1::text[]) AND expire', 'handshake session check'],
   ['AS k(key)', 'session follower'],
   ['INSERT INTO flashes', 'flash write'],
   ['count(DISTINCT p.session_sid)', 'presence count'],
@@ -301,7 +289,7 @@ async function serverRole(): Promise<ServerApi> {
     new Promise((resolve, reject) => {
       server.once('error', reject);
       const done = (): void => resolve(`http://127.0.0.1:${(server.address() as AddressInfo).port}`);
-      // Without a backlog: Node's default (511), as server/system.ts listens.
+      // Ours passes server/system.ts's backlog; without one (the bare server), Node's default, 511.
       if (backlog === undefined) server.listen(0, '127.0.0.1', done);
       else server.listen({ port: 0, host: '127.0.0.1', backlog }, done);
     });
@@ -355,18 +343,19 @@ async function serverRole(): Promise<ServerApi> {
   const flash = (message: string): Flash => ({ id: crypto.randomUUID(), key: 'notice', message, createdAt: new Date().toISOString() });
 
   return {
-    async start({ databaseUrl, ours: withOurs, bare: withBare, whatIf = {} }) {
+    async start({ databaseUrl, ours: withOurs, bare: withBare }) {
       const answer: { url?: string; bareUrl?: string } = {};
       if (withOurs) {
-        // server/system.ts, ROLE=web: one pool, the store, the sessions module, the push
-        // through a deferred emitter bound to `io`, the app, then Socket.IO on its server.
+        // server/system.ts, ROLE=web: the app's pool, the store, the sessions module, the push
+        // through a deferred emitter bound to `io`, the app listening with a backlog of 4,096,
+        // then Socket.IO on its server with a pool of its own (4) and the session secrets.
         const pool = createPool({ url: databaseUrl, logger });
         instrument(pool);
         const store = new SessionStore({ pool, ttlSeconds: BENCH_TTL_SECONDS });
         const sessions = createSessions({ pool });
         const emitter = pushModule.deferredEmitter();
         const push = pushModule.createPush({ sessions, emitter });
-        const { app, sessionMiddleware } = createApp(
+        const { app } = createApp(
           {
             pool,
             logger,
@@ -381,17 +370,12 @@ async function serverRole(): Promise<ServerApi> {
           { sessionSecrets: [BENCH_SECRET], sessionTtlSeconds: BENCH_TTL_SECONDS, opsToken: BENCH_OPS_TOKEN, production: false },
         );
         const server = createServer(app);
-        answer.url = await listen(server, whatIf.backlog);
-        let realtimePool = pool;
-        if (whatIf.realtimePoolMax !== undefined) {
-          realtimePool = createPool({ url: databaseUrl, logger, max: whatIf.realtimePoolMax });
-          instrument(realtimePool);
-          closers.push(() => realtimePool.end());
-        }
-        const handshakeMiddleware = whatIf.batchedHandshake ? batchedSessionCheck(pool, [BENCH_SECRET]) : sessionMiddleware;
+        answer.url = await listen(server, 4096);
+        const realtimePool = createPool({ url: databaseUrl, logger, max: 4 });
+        instrument(realtimePool);
         const realtime = createSocketServer(
           server,
-          { pool: realtimePool, logger, store, sessions, sessionMiddleware: handshakeMiddleware },
+          { pool: realtimePool, logger, store, sessions, sessionSecrets: [BENCH_SECRET] },
           {},
         );
         // The push's one emit, timed on its way to `io`: t(emit) splits "write" from "emit".
@@ -415,6 +399,7 @@ async function serverRole(): Promise<ServerApi> {
         ours = { push, localSockets: () => realtime.presence.localSockets(), clients: () => realtime.io.engine.clientsCount };
         closers.push(async () => {
           await realtime.close();
+          await realtimePool.end();
           await closeHttp(server);
           await pool.end();
         });
@@ -508,66 +493,6 @@ async function serverRole(): Promise<ServerApi> {
       return null;
     },
   };
-}
-
-/**
- * What-if (diagnosis only): the handshake's session check as it could be without
- * express-session. The signed cookie is checked against the secrets, and the session's
- * existence read with one statement for all the handshakes that arrived while the previous
- * statement ran. It sets only what socket-server.ts reads (`req.session`, `req.sessionID`).
- */
-function batchedSessionCheck(pool: Pool, secrets: readonly string[]) {
-  let waiting = new Map<string, Array<(live: boolean) => void>>();
-  let running = false;
-  const drain = async (): Promise<void> => {
-    running = true;
-    while (waiting.size > 0) {
-      const batch = waiting;
-      waiting = new Map();
-      let live = new Set<string>();
-      try {
-        const { rows } = await pool.query<{ sid: string }>('SELECT sid FROM session WHERE sid = ANY($1::text[]) AND expire > now()', [
-          [...batch.keys()],
-        ]);
-        live = new Set(rows.map((row) => row.sid));
-      } catch {
-        // Refused, as a failed session load refuses.
-      }
-      for (const [key, callbacks] of batch) for (const callback of callbacks) callback(live.has(key));
-    }
-    running = false;
-  };
-  const unsign = (value: string): string | undefined => {
-    const dot = value.lastIndexOf('.');
-    if (dot < 0) return undefined;
-    const id = value.slice(0, dot);
-    const given = Buffer.from(value.slice(dot + 1));
-    for (const secret of secrets) {
-      const expected = Buffer.from(createHmac('sha256', secret).update(id).digest('base64').replace(/=+$/, ''));
-      if (expected.length === given.length && timingSafeEqual(expected, given)) return id;
-    }
-    return undefined;
-  };
-  return ((req: IncomingMessage & { session?: object; sessionID?: string }, _res: unknown, next: (error?: unknown) => void) => {
-    const raw = (req.headers.cookie ?? '')
-      .split(';')
-      .map((part) => part.trim())
-      .find((part) => part.startsWith(`${SESSION_COOKIE}=`));
-    const value = raw ? decodeURIComponent(raw.slice(SESSION_COOKIE.length + 1)) : '';
-    const id = value.startsWith('s:') ? unsign(value.slice(2)) : undefined;
-    if (!id) return next();
-    const key = sessionKey(id);
-    const callbacks = waiting.get(key) ?? [];
-    callbacks.push((live) => {
-      if (live) {
-        req.sessionID = id;
-        req.session = {};
-      }
-      next();
-    });
-    waiting.set(key, callbacks);
-    if (!running) void drain();
-  }) as unknown as RequestHandler;
 }
 
 // --- the clients process ------------------------------------------------------------------------

@@ -9,7 +9,6 @@ import {
   startServerProcess,
   waitForPresence,
   type MemoryReading,
-  type StartArgs,
 } from './socket-client.ts';
 
 /**
@@ -29,8 +28,6 @@ const WARMUP_SOCKETS = 200;
 /** After the last socket connected: presence written, handshake garbage collectable. */
 const SETTLE_MS = 2_000;
 const GOAL_BYTES = 20 * 1024;
-/** BENCH_WHATIF=1 also measures a server with the handshake session check the diagnosis suggests. */
-const WHAT_IF = process.env.BENCH_WHATIF === '1';
 
 interface Reading {
   sockets: number;
@@ -40,11 +37,7 @@ interface Reading {
 const perSocket = (bytes: number, sockets: number): number => bytes / sockets / 1024;
 const kb = (value: number): number => Number(value.toFixed(1));
 
-async function measure(
-  ctx: BenchContext,
-  cookies: string[] | undefined,
-  whatIf?: StartArgs['whatIf'],
-): Promise<{ base: MemoryReading; readings: Reading[] }> {
+async function measure(ctx: BenchContext, cookies: string[] | undefined): Promise<{ base: MemoryReading; readings: Reading[] }> {
   const server = await startServerProcess({ exposeGc: true });
   const clients = await startClientsProcess();
   const total = Math.max(...STEPS);
@@ -52,7 +45,7 @@ async function measure(
     checkFileLimit(server, total, 'server');
     checkFileLimit(clients, total, 'clients');
     const ours = cookies !== undefined;
-    const started = await server.call('start', { databaseUrl: ctx.databaseUrl, ours, bare: !ours, ...(whatIf && { whatIf }) });
+    const started = await server.call('start', { databaseUrl: ctx.databaseUrl, ours, bare: !ours });
     const url = ours ? started.url : started.bareUrl;
     if (!url) throw new Error('the server process did not start');
     const connected = async (sockets: number): Promise<void> => {
@@ -103,7 +96,6 @@ export async function run(ctx: BenchContext): Promise<BenchResult> {
     const cookies = await seedSessions(pool, Math.max(...STEPS) + WARMUP_SOCKETS);
     const ours = await measure(ctx, cookies);
     const bare = await measure(ctx, undefined);
-    const batched = WHAT_IF ? await measure(ctx, cookies, { batchedHandshake: true }) : undefined;
 
     const goals: Goal[] = ours.readings.map((reading) => {
       const exact = perSocket(reading.memory.rss - ours.base.rss, reading.sockets);
@@ -142,20 +134,11 @@ export async function run(ctx: BenchContext): Promise<BenchResult> {
         'external per socket (KB)',
         'rest of RSS per socket (KB): native objects, allocator, heap slack',
       ],
-      rows: [
-        ...rows('ours', ours),
-        ...rows('bare Socket.IO', bare),
-        ...(batched ? rows('what-if: ours with the handshake session check done without express-session', batched) : []),
-      ],
+      rows: [...rows('ours', ours), ...rows('bare Socket.IO', bare)],
     };
     const notes = [
-      `Sockets: socket.io-client over websocket, opened ${BATCH.toLocaleString('en-US')} at a time from a separate process and then left idle (the default 25 s ping only); ours each carry a session of their own (inserted in bulk by SQL) and pass the real session middleware (express-session with our store), join their session's room and the visitors room, and count in presence. ${WARMUP_SOCKETS} sockets connect and leave before the baseline so compiled code and pools are not counted as sockets.`,
+      `Sockets: socket.io-client over websocket, opened ${BATCH.toLocaleString('en-US')} at a time from a separate process and then left idle (the default 25 s ping only); ours each carry a session of their own (inserted in bulk by SQL) and pass the real handshake session check (the signed cookie, then one existence check per batch of handshakes: server/realtime/handshake-sessions.ts), join their session's room and the visitors room, and count in presence. ${WARMUP_SOCKETS} sockets connect and leave before the baseline so compiled code and pools are not counted as sockets.`,
       `RSS per socket = (RSS with N connected − RSS before) / N, each read after three full collections (--expose-gc) ${SETTLE_MS / 1000} s after the last socket connected; it includes what the allocator keeps from the handshakes, which the JS-heap and external columns do not.`,
-      ...(batched
-        ? [
-            'What-if (BENCH_WHATIF=1): the same server except that the handshake checks the session without express-session (bench/socket-client.ts, batchedSessionCheck), so express-session\'s per-request state (Session, Cookie, its closures over req and res) is not kept alive by the open connection\'s handshake request.',
-          ]
-        : []),
       `Contention does not change memory much, but the machine was shared (load average ${ctx.machine.loadAverage} at start, ${os.loadavg()[0]!.toFixed(1)} at the end).`,
     ];
     return { goals, tables: [table], notes };

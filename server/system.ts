@@ -98,7 +98,7 @@ export async function startSystem(config: Config, logger: Logger): Promise<Runni
       stops.push(() => view.close());
       const maintenance = createMaintenance({ pool, logger, sessions, emitter, agenda: jobs.agenda, view });
       const assets = loadAssets(clientDistDir);
-      const { app, sessionMiddleware } = createApp(
+      const { app } = createApp(
         {
           pool,
           logger,
@@ -133,9 +133,10 @@ export async function startSystem(config: Config, logger: Logger): Promise<Runni
       stops.push(() => closeServer(server));
       // Pushed after the server's close so that it runs before it: server.close() would
       // otherwise wait on the upgraded websocket connections.
-      // Presence heartbeats, the session follower and the adapter's LISTEN get a pool of their
-      // own: queued behind a connect storm's handshake queries, the heartbeat was late by more
-      // than the presence window and the node's visitors stopped counting as active.
+      // Socket.IO gets a pool of its own (handshake session checks, presence writes and
+      // heartbeats, the session follower, the adapter's LISTEN): queued behind the app's
+      // requests, a heartbeat was late by more than the presence window and the node's
+      // visitors stopped counting as active. Handshake checks are batched, one at a time.
       const realtimePool = createPool({ url: databaseUrl, logger, max: 4 });
       stops.push(() => realtimePool.end());
       const realtime = createSocketServer(
@@ -145,7 +146,7 @@ export async function startSystem(config: Config, logger: Logger): Promise<Runni
           logger,
           store,
           sessions,
-          sessionMiddleware,
+          sessionSecrets: secrets.sessionSecrets,
           onConnect: sendStateOnConnect(view),
           onPromotionEvent: async (key, event) => {
             await promotions.recordEvent(key, event);

@@ -32,9 +32,14 @@ export function createClusterAdapter(pool: Pool, logger: Logger): AdapterFactory
   const make = createAdapter(pool, {
     errorHandler: (error) => logger.warn({ err: error }, 'Socket.IO PostgreSQL adapter failed'),
   });
+  let patched = false;
   // Socket.IO calls this with `new`: a function, not an arrow, returning the adapter.
   return function clusterAdapter(nsp: unknown): ClusterAdapter {
     const adapter = make(nsp);
+    if (!patched) {
+      patched = true;
+      releaseLateListenClient((adapter as unknown as { client: PubSubClientLike }).client);
+    }
     adapter.broadcast = (packet: unknown, opts: BroadcastOptions): Promise<void> => {
       if (!opts.flags?.local) {
         // Serialized synchronously inside publish, before the local write below runs.
@@ -47,6 +52,47 @@ export function createClusterAdapter(pool: Pool, logger: Logger): AdapterFactory
       return Promise.resolve();
     };
     return adapter;
+  };
+}
+
+/** The parts of the adapter's (untyped) PubSubClient that the patch below touches. */
+interface PubSubClientLike {
+  client?: { release(): void; removeAllListeners(event: string): void };
+  close(): void;
+  scheduleReconnection(): void;
+}
+
+/**
+ * The adapter starts acquiring its LISTEN connection when it is created. Closed before that
+ * connection arrived (a stop right after start), it kept the connection when it came, never
+ * released it, and the pool's end() then waited forever: the process hung on shutdown. Here
+ * a connection that arrives after close is released at once, and no reconnection is
+ * scheduled after close.
+ */
+function releaseLateListenClient(pubsub: PubSubClientLike): void {
+  let closed = false;
+  let current = pubsub.client;
+  Object.defineProperty(pubsub, 'client', {
+    configurable: true,
+    get: () => current,
+    set: (client: PubSubClientLike['client']) => {
+      if (closed && client) {
+        client.removeAllListeners('end');
+        client.release();
+        current = undefined;
+      } else {
+        current = client;
+      }
+    },
+  });
+  const close = pubsub.close.bind(pubsub);
+  pubsub.close = () => {
+    closed = true;
+    close();
+  };
+  const scheduleReconnection = pubsub.scheduleReconnection.bind(pubsub);
+  pubsub.scheduleReconnection = () => {
+    if (!closed) scheduleReconnection();
   };
 }
 

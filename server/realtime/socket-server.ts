@@ -1,5 +1,4 @@
 import type { IncomingMessage, Server as HttpServer, ServerResponse } from 'node:http';
-import type { Request, RequestHandler } from 'express';
 import { Server, type Socket } from 'socket.io';
 import { z } from 'zod';
 import {
@@ -11,12 +10,11 @@ import {
 } from '../../protocol/events.ts';
 import type { Pool } from '../db/pool.ts';
 import type { Logger } from '../logger.ts';
-import { hasStoredSession } from '../http/session-middleware.ts';
 import { flashIdSchema } from '../sessions/flash.ts';
-import { sessionKey } from '../sessions/session-key.ts';
 import type { Sessions } from '../sessions/sessions.ts';
 import type { SessionStore } from '../sessions/session-store.ts';
 import { createClusterAdapter } from './cluster.ts';
+import { createHandshakeSessions } from './handshake-sessions.ts';
 import { createOriginCheck } from './origin.ts';
 import { createPresence, type Presence, type PresenceOptions } from './presence.ts';
 import { VISITORS_ROOM, sessionRoom } from './rooms.ts';
@@ -47,8 +45,11 @@ export interface SocketServerDeps {
   logger: Logger;
   store: SessionStore;
   sessions: Pick<Sessions, 'removeFlashes'>;
-  /** The app's express-session middleware: the handshake loads the session like any request. */
-  sessionMiddleware: RequestHandler;
+  /**
+   * The session cookie's signing secrets, newest first (the app's SESSION_SECRET list): a
+   * handshake's cookie is unsigned with each in turn, as express-session does.
+   */
+  sessionSecrets: readonly string[];
   /** After a socket joined its rooms: the maintenance module sends a running countdown here. */
   onConnect?: (socket: FlashcastSocket, sessionKey: string) => void | Promise<void>;
   /** A valid `promotion:event` from a visitor's widget; recording it is the caller's. */
@@ -60,6 +61,8 @@ export interface SocketServerOptions {
   allowedOrigins?: readonly string[] | undefined;
   /** At most 64 KB (the issue's bound); default MAX_MESSAGE_BYTES. */
   maxMessageBytes?: number;
+  /** Most session keys one handshake session check asks for; default MAX_HANDSHAKE_BATCH (1,000). */
+  maxHandshakeBatch?: number;
   /** How often this node checks that its sockets' sessions still exist (ms). */
   followIntervalMs?: number;
   presence?: PresenceOptions;
@@ -130,16 +133,24 @@ export function createSocketServer(httpServer: HttpServer, deps: SocketServerDep
     adapter: createClusterAdapter(deps.pool, logger),
   });
 
-  const sessionMiddleware = deps.sessionMiddleware as unknown as NodeMiddleware;
-  io.engine.use(((req, res, next) => {
+  // The handshake's session check: the signed cookie, then one existence check per batch of
+  // handshakes (not express-session's full load per socket: a deploy's reconnect storm queued
+  // thousands of them in the pool). It neither re-sends the cookie nor extends the session's
+  // expiry: the page that opens the socket did both (see handshake-sessions.ts).
+  const handshakeSessions = createHandshakeSessions(
+    { pool: deps.pool, logger, secrets: deps.sessionSecrets },
+    options.maxHandshakeBatch === undefined ? {} : { maxBatch: options.maxHandshakeBatch },
+  );
+  io.engine.use(((req, _res, next) => {
     if (!isHandshake(req)) {
       // A poll or upgrade of an open connection, whose handshake passed: refused all the
       // same from a foreign origin, in case its sid leaked.
       return originAllowed(req) ? next() : next(new Error('ORIGIN_NOT_ALLOWED'));
     }
-    // Refused by allowRequest right after: not worth a session load.
+    // Refused by allowRequest right after (Engine.IO runs it after its middlewares): not
+    // worth a session check.
     if (closing || !originAllowed(req)) return next();
-    sessionMiddleware(req, res, next);
+    handshakeSessions.check(req, next);
   }) satisfies NodeMiddleware);
 
   io.engine.on('connection_error', (error: { code: number; message: string; context?: unknown }) => {
@@ -147,11 +158,11 @@ export function createSocketServer(httpServer: HttpServer, deps: SocketServerDep
   });
 
   io.use((socket, next) => {
-    const req = socket.request as unknown as Request;
-    if (!hasStoredSession(req, store)) {
+    const key = handshakeSessions.keyOf(socket.request);
+    if (key === undefined) {
       return next(new HandshakeError('NO_SESSION', 'No session: open a page of the site first, then connect.'));
     }
-    socket.data.sessionKey = sessionKey(req.sessionID);
+    socket.data.sessionKey = key;
     next();
   });
 
@@ -208,6 +219,7 @@ export function createSocketServer(httpServer: HttpServer, deps: SocketServerDep
       if (closing) return;
       closing = true;
       follower.close();
+      handshakeSessions.close();
       // What io.close() does, except closing the HTTP server, which has its own owner.
       io.engine.close();
       await io.of('/').adapter.close();

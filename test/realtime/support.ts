@@ -1,7 +1,6 @@
 import { io as connect, type ManagerOptions, type Socket as ClientSocket, type SocketOptions } from 'socket.io-client';
 import { vi } from 'vitest';
 import type { AppDeps } from '../../server/app.ts';
-import { createSessionMiddleware } from '../../server/http/session-middleware.ts';
 import { createPresenceRoutes } from '../../server/realtime/presence.ts';
 import { deferredEmitter } from '../../server/realtime/push.ts';
 import { createSocketServer, type SocketServer, type SocketServerDeps, type SocketServerOptions } from '../../server/realtime/socket-server.ts';
@@ -35,6 +34,8 @@ export const EVENTUALLY = { timeout: 20_000, interval: 20 };
 export async function startRealtimeApp(
   options: SocketServerOptions & {
     ttlSeconds?: number;
+    /** The socket server's cookie secrets; default the app's one (TEST_SESSION_SECRET). */
+    sessionSecrets?: readonly string[];
     hooks?: Pick<SocketServerDeps, 'onConnect' | 'onPromotionEvent'>;
     extend?: (deps: AppDeps) => Partial<AppDeps>;
   } = {},
@@ -46,15 +47,16 @@ export async function startRealtimeApp(
     emitter,
     extend: (deps) => ({ opsApi: [createPresenceRoutes({ pool: deps.pool })], ...options.extend?.(deps) }),
   });
-  const sessionMiddleware = createSessionMiddleware({
-    store: t.store,
-    secrets: [TEST_SESSION_SECRET],
-    ttlSeconds,
-    secureCookies: false,
-  });
   const realtime = createSocketServer(
     t.server,
-    { pool: t.pool, logger: testLogger, store: t.store, sessions: t.sessions, sessionMiddleware, ...options.hooks },
+    {
+      pool: t.pool,
+      logger: testLogger,
+      store: t.store,
+      sessions: t.sessions,
+      sessionSecrets: options.sessionSecrets ?? [TEST_SESSION_SECRET],
+      ...options.hooks,
+    },
     options,
   );
   emitter.bind(realtime.io);

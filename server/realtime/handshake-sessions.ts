@@ -1,0 +1,160 @@
+import { createHmac, createSecretKey, timingSafeEqual, type KeyObject } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import type { Pool } from '../db/pool.ts';
+import type { Logger } from '../logger.ts';
+import { SESSION_COOKIE } from '../http/session-middleware.ts';
+import { sessionKey } from '../sessions/session-key.ts';
+
+/** The most session keys one existence check asks for; more waiting handshakes take more statements. */
+export const MAX_HANDSHAKE_BATCH = 1000;
+
+/** The one statement of a batch: which of these keys are stored, live sessions. */
+const CHECK_SESSIONS = 'SELECT sid FROM session WHERE sid = ANY($1::text[]) AND expire > now()';
+
+export interface HandshakeSessions {
+  /**
+   * Engine.IO middleware step for a handshake request: checks the request's session cookie
+   * and its session's existence, then calls `next` — with no argument whether or not a live
+   * session was found (the Socket.IO middleware refuses with NO_SESSION through `keyOf`), with
+   * an error when the check could not be made (the database failed): a generic refusal.
+   */
+  check(req: IncomingMessage, next: (error?: unknown) => void): void;
+  /** The stored key of the handshake's session, if `check` found it live. */
+  keyOf(req: IncomingMessage): string | undefined;
+  /** Refuses the handshakes still waiting and checks no more (the server is closing). */
+  close(): void;
+}
+
+type Settle = (outcome: 'live' | 'unknown' | Error) => void;
+
+/**
+ * The handshake's session check, without express-session: a connect storm (every visitor of
+ * a deploy reconnecting at once) then costs one statement per batch instead of a full
+ * session load per socket through the pool.
+ *
+ * The cookie is read and unsigned as express-session reads it: `flashcast.sid`, URL-decoded,
+ * `s:` + id + `.` + HMAC-SHA256 (cookie-signature), with any of the secrets (rotation). The
+ * session's existence and non-expiry are checked by one statement at a time; handshakes that
+ * arrive while it runs are gathered into the next one (at most MAX_HANDSHAKE_BATCH keys per
+ * statement), as createAckQueue in socket-server.ts does for acknowledgements.
+ *
+ * Unlike express-session, the handshake neither re-sends the cookie nor extends the stored
+ * expiry (`rolling`, the store's touch). It need not: a socket is opened by a page, whose
+ * load refreshed both, and the widget fetches /api/flashes through express-session on every
+ * connect anyway.
+ */
+export function createHandshakeSessions(
+  deps: { pool: Pool; logger: Logger; secrets: readonly string[] },
+  options: { maxBatch?: number } = {},
+): HandshakeSessions {
+  // Checked at run time too: a caller still passing the former `sessionMiddleware` dep fails here, not per handshake.
+  if (!Array.isArray(deps.secrets) || deps.secrets.length === 0) throw new TypeError('the handshake session check needs the session secrets');
+  const keys: KeyObject[] = deps.secrets.map((secret) => createSecretKey(Buffer.from(secret, 'utf8')));
+  const maxBatch = options.maxBatch ?? MAX_HANDSHAKE_BATCH;
+  if (!(maxBatch >= 1)) throw new RangeError('maxBatch must be at least 1');
+
+  /** Handshakes whose session is live, with its stored key: read by the Socket.IO middleware. */
+  const live = new WeakMap<IncomingMessage, string>();
+  /**
+   * Handshakes waiting for the next statement, by session key (a visitor's tabs share one).
+   * Each entry is an open connection in its handshake, so connections bound it.
+   */
+  let waiting = new Map<string, Settle[]>();
+  let running = false;
+  let closed = false;
+
+  const refuseWaiting = (error: Error): void => {
+    const settles = [...waiting.values()].flat();
+    waiting = new Map();
+    for (const settle of settles) settle(error);
+  };
+
+  const drain = async (): Promise<void> => {
+    running = true;
+    while (waiting.size > 0 && !closed) {
+      const batch = new Map<string, Settle[]>();
+      for (const [key, settles] of waiting) {
+        if (batch.size >= maxBatch) break;
+        batch.set(key, settles);
+        waiting.delete(key);
+      }
+      let found: Set<string> | Error;
+      try {
+        const { rows } = await deps.pool.query<{ sid: string }>(CHECK_SESSIONS, [[...batch.keys()]]);
+        found = new Set(rows.map((row) => row.sid));
+      } catch (error) {
+        deps.logger.warn({ err: error, handshakes: batch.size }, 'handshake session check failed; refusing its handshakes');
+        found = new Error('session check failed');
+      }
+      for (const [key, settles] of batch) {
+        const outcome = found instanceof Error ? found : found.has(key) ? 'live' : 'unknown';
+        for (const settle of settles) settle(outcome);
+      }
+    }
+    running = false;
+    if (closed) refuseWaiting(new Error('shutting down'));
+  };
+
+  const unsign = (signed: string): string | undefined => {
+    const dot = signed.lastIndexOf('.');
+    if (dot <= 0) return undefined;
+    const id = signed.slice(0, dot);
+    const given = Buffer.from(signed.slice(dot + 1));
+    for (const key of keys) {
+      const expected = Buffer.from(createHmac('sha256', key).update(id).digest('base64').replace(/=+$/, ''));
+      if (expected.length === given.length && timingSafeEqual(expected, given)) return id;
+    }
+    return undefined;
+  };
+
+  return {
+    check(req, next) {
+      if (closed) return next(new Error('shutting down'));
+      const value = readCookie(req.headers.cookie, SESSION_COOKIE);
+      const id = value?.startsWith('s:') ? unsign(value.slice(2)) : undefined;
+      // No cookie, an unsigned or tampered one: no session to look for (NO_SESSION).
+      if (id === undefined) return next();
+      const key = sessionKey(id);
+      const settle: Settle = (outcome) => {
+        if (outcome instanceof Error) return next(outcome);
+        if (outcome === 'live') live.set(req, key);
+        next();
+      };
+      const settles = waiting.get(key);
+      if (settles) settles.push(settle);
+      else waiting.set(key, [settle]);
+      if (!running) void drain();
+    },
+    keyOf: (req) => live.get(req),
+    close() {
+      closed = true;
+      // A running batch refuses the rest when its statement returns.
+      if (!running) refuseWaiting(new Error('shutting down'));
+    },
+  };
+}
+
+/**
+ * One cookie's value from a Cookie header, as the `cookie` package (express-session's parser)
+ * reads it: the first pair of that name, blanks and surrounding quotes removed, URL-decoded
+ * when it holds a `%` (left as it is when that fails).
+ */
+export function readCookie(header: string | undefined, name: string): string | undefined {
+  if (!header) return undefined;
+  for (const pair of header.split(';')) {
+    const eq = pair.indexOf('=');
+    if (eq < 0 || trimBlanks(pair.slice(0, eq)) !== name) continue;
+    let value = trimBlanks(pair.slice(eq + 1));
+    if (value.length >= 2 && value.startsWith('"') && value.endsWith('"')) value = value.slice(1, -1);
+    if (!value.includes('%')) return value;
+    try {
+      return decodeURIComponent(value);
+    } catch {
+      return value;
+    }
+  }
+  return undefined;
+}
+
+/** Spaces and tabs only, as the cookie package trims. */
+const trimBlanks = (text: string): string => text.replace(/^[ \t]+|[ \t]+$/g, '');
