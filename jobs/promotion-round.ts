@@ -101,15 +101,15 @@ export const PROMOTION_ROUND_SQL = `
   ), given2 AS (
     INSERT INTO promotion_deliveries (session_sid, promotion_id)
     SELECT sid, try2 FROM drawn d
-     WHERE NOT EXISTS (SELECT 1 FROM given1 g WHERE g.session_sid = d.sid)
+     WHERE d.sid NOT IN (SELECT session_sid FROM given1)
      ORDER BY sid
     ON CONFLICT DO NOTHING
     RETURNING session_sid, promotion_id
   ), given3 AS (
     INSERT INTO promotion_deliveries (session_sid, promotion_id)
     SELECT sid, try3 FROM drawn d
-     WHERE NOT EXISTS (SELECT 1 FROM given1 g WHERE g.session_sid = d.sid)
-       AND NOT EXISTS (SELECT 1 FROM given2 g WHERE g.session_sid = d.sid)
+     WHERE d.sid NOT IN (SELECT session_sid FROM given1)
+       AND d.sid NOT IN (SELECT session_sid FROM given2)
      ORDER BY sid
     ON CONFLICT DO NOTHING
     RETURNING session_sid, promotion_id
@@ -127,9 +127,9 @@ export const PROMOTION_ROUND_SQL = `
         ORDER BY -ln(1 - random()) / e.weight  -- 1 - random() is in (0, 1]: ln never sees 0
         LIMIT 1
      ) pick
-     WHERE NOT EXISTS (SELECT 1 FROM given1 g WHERE g.session_sid = d.sid)
-       AND NOT EXISTS (SELECT 1 FROM given2 g WHERE g.session_sid = d.sid)
-       AND NOT EXISTS (SELECT 1 FROM given3 g WHERE g.session_sid = d.sid)
+     WHERE d.sid NOT IN (SELECT session_sid FROM given1)
+       AND d.sid NOT IN (SELECT session_sid FROM given2)
+       AND d.sid NOT IN (SELECT session_sid FROM given3)
      ORDER BY d.sid
     ON CONFLICT DO NOTHING
     RETURNING session_sid, promotion_id
