@@ -8,7 +8,7 @@
  */
 import './ops.css';
 import { safeHref } from '../visitor/banner-logic.ts';
-import { createOpsApi, OpsApiError } from './api.ts';
+import { createOpsClient, OpsApiError } from '../../protocol/ops-client.ts';
 import { barChart, sparkline } from './charts.ts';
 
 const TOKEN_KEY = 'flashcast.opsToken';
@@ -191,7 +191,8 @@ function showAlert(text: string | undefined): void {
   alertBox.hidden = !text;
 }
 
-const api = createOpsApi({
+const api = createOpsClient({
+  baseUrl: '',
   token: () => token,
   onUnauthorized: () => {
     setToken(undefined);

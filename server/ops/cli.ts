@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import { ConfigError, loadCliConfig } from '../config.ts';
-import { createOpsClient, OpsApiError, type OpsClient } from './ops-client.ts';
+import { createOpsClient, OpsApiError, type OpsClient } from '../../protocol/ops-client.ts';
 
 /**
  * `npm run ops -- <command>`: the ops API from a terminal. It talks to a running flashcast
@@ -61,7 +61,7 @@ export function buildCli(client: () => Promise<OpsClient>): Command {
     .option('--session <key...>', 'session keys instead of --to')
     .action(async (message: string, opts: { key: string; to: string; session?: string[] }) => {
       const to = opts.session ? { sessions: opts.session } : opts.to;
-      print(await (await client()).post('/flashes', { to, key: opts.key, message }));
+      print(await (await client()).send('POST', '/flashes', { to, key: opts.key, message }));
     });
 
   const promotions = program.command('promotions').description('the promotions shown by promotion rounds');
@@ -77,7 +77,7 @@ export function buildCli(client: () => Promise<OpsClient>): Command {
     .option('--weight <n>', 'relative chance of being picked', positiveInt)
     .action(async (opts: { name: string; cta: string; url?: string; inactive?: boolean; starts?: string; ends?: string; weight?: number }) => {
       print(
-        await (await client()).post('/promotions', {
+        await (await client()).send('POST', '/promotions', {
           name: opts.name,
           callToAction: opts.cta,
           active: !opts.inactive,
@@ -90,9 +90,9 @@ export function buildCli(client: () => Promise<OpsClient>): Command {
     });
   promotions.command('show <id>').action(async (id: string) => print(await (await client()).get(`/promotions/${encodeURIComponent(id)}`)));
   promotions.command('stats <id>').action(async (id: string) => print(await (await client()).get(`/promotions/${encodeURIComponent(id)}/stats`)));
-  promotions.command('activate <id>').action(async (id: string) => print(await (await client()).patch(`/promotions/${encodeURIComponent(id)}`, { active: true })));
-  promotions.command('deactivate <id>').action(async (id: string) => print(await (await client()).patch(`/promotions/${encodeURIComponent(id)}`, { active: false })));
-  promotions.command('delete <id>').action(async (id: string) => print(await (await client()).delete(`/promotions/${encodeURIComponent(id)}`)));
+  promotions.command('activate <id>').action(async (id: string) => print(await (await client()).send('PATCH', `/promotions/${encodeURIComponent(id)}`, { active: true })));
+  promotions.command('deactivate <id>').action(async (id: string) => print(await (await client()).send('PATCH', `/promotions/${encodeURIComponent(id)}`, { active: false })));
+  promotions.command('delete <id>').action(async (id: string) => print(await (await client()).send('DELETE', `/promotions/${encodeURIComponent(id)}`)));
 
   const jobs = program.command('jobs').description('Agenda jobs: promotion-round, session-cleanup');
   jobs.command('list').description('schedules with last and next runs').action(async () => print(await (await client()).get('/jobs')));
@@ -101,13 +101,13 @@ export function buildCli(client: () => Promise<OpsClient>): Command {
     .description('run a job now and wait for its result')
     .action(async (name: string) => {
       const api = await client();
-      print(await withProgress(`running ${name}`, api.post(`/jobs/${encodeURIComponent(name)}/run`)));
+      print(await withProgress(`running ${name}`, api.send('POST', `/jobs/${encodeURIComponent(name)}/run`)));
     });
   jobs
     .command('schedule <name> <every>')
     .description('repeat a job, e.g. "1 minute"')
-    .action(async (name: string, every: string) => print(await (await client()).put(`/jobs/${encodeURIComponent(name)}/schedule`, { every })));
-  jobs.command('unschedule <name>').action(async (name: string) => print(await (await client()).delete(`/jobs/${encodeURIComponent(name)}/schedule`)));
+    .action(async (name: string, every: string) => print(await (await client()).send('PUT', `/jobs/${encodeURIComponent(name)}/schedule`, { every })));
+  jobs.command('unschedule <name>').action(async (name: string) => print(await (await client()).send('DELETE', `/jobs/${encodeURIComponent(name)}/schedule`)));
 
   const maintenance = program.command('maintenance').description('the shutdown countdown and maintenance mode');
   maintenance.command('status').action(async () => print(await (await client()).get('/maintenance')));
@@ -119,7 +119,7 @@ export function buildCli(client: () => Promise<OpsClient>): Command {
     .option('--follow', 'show the countdown until maintenance begins')
     .action(async (opts: { seconds: number; message?: string; follow?: boolean }) => {
       const api = await client();
-      print(await api.post('/maintenance', { seconds: opts.seconds, ...(opts.message ? { message: opts.message } : {}) }));
+      print(await api.send('POST', '/maintenance', { seconds: opts.seconds, ...(opts.message ? { message: opts.message } : {}) }));
       if (!opts.follow) return;
       for (;;) {
         const state = await api.get<{ state: string; deadline?: string }>('/maintenance');
@@ -132,7 +132,7 @@ export function buildCli(client: () => Promise<OpsClient>): Command {
         await new Promise((resolve) => setTimeout(resolve, 1000));
       }
     });
-  maintenance.command('end').alias('cancel').description('cancel a countdown, or end maintenance').action(async () => print(await (await client()).delete('/maintenance')));
+  maintenance.command('end').alias('cancel').description('cancel a countdown, or end maintenance').action(async () => print(await (await client()).send('DELETE', '/maintenance')));
 
   return program;
 }
@@ -140,7 +140,8 @@ export function buildCli(client: () => Promise<OpsClient>): Command {
 async function main(): Promise<void> {
   const program = buildCli(async () => {
     const config = loadCliConfig();
-    return createOpsClient({ url: config.url, token: await resolveToken(config.opsToken, config.dataDir) });
+    const token = await resolveToken(config.opsToken, config.dataDir);
+    return createOpsClient({ baseUrl: config.url, token: () => token });
   });
   try {
     await program.parseAsync(process.argv);

@@ -38,8 +38,12 @@ export function startProcess(env: Record<string, string>, entry = 'server/main.t
 }
 
 /** Runs a command to its end and returns its exit code and output. */
-export function runToEnd(env: Record<string, string>, entry = 'server/main.ts'): Promise<{ code: number | null; output: string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', entry], {
+export function runToEnd(
+  env: Record<string, string>,
+  entry = 'server/main.ts',
+  args: string[] = [],
+): Promise<{ code: number | null; output: string }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', entry, ...args], {
     cwd: rootDir,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/root', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -1,0 +1,73 @@
+/**
+ * The client of the ops API (CONTRACT.md, "Ops HTTP"), shared by the ops console in the
+ * browser and the ops CLI in a terminal. Failures become `OpsApiError` with the server's
+ * code and message, so every caller can say what went wrong.
+ */
+import type { ApiError } from './events.ts';
+
+export class OpsApiError extends Error {
+  constructor(
+    /** HTTP status; 0 when the server could not be reached. */
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'OpsApiError';
+  }
+}
+
+export interface OpsClient {
+  get<T = unknown>(path: string): Promise<T>;
+  send<T = unknown>(method: 'POST' | 'PUT' | 'PATCH' | 'DELETE', path: string, body?: unknown): Promise<T>;
+}
+
+export interface OpsClientOptions {
+  /** Where flashcast runs, such as http://127.0.0.1:3000; '' for the page's own origin. */
+  baseUrl: string;
+  token(): string | undefined;
+  /** The token was refused (401): the console forgets it and asks for another. */
+  onUnauthorized?(): void;
+}
+
+async function readError(response: Response): Promise<OpsApiError> {
+  const body = (await response.json().catch(() => undefined)) as Partial<ApiError> | undefined;
+  const code = typeof body?.error?.code === 'string' ? body.error.code : `HTTP_${response.status}`;
+  const message =
+    typeof body?.error?.message === 'string' && body.error.message !== ''
+      ? body.error.message
+      : `The server answered ${response.status} ${response.statusText}`.trim();
+  return new OpsApiError(response.status, code, message);
+}
+
+export function createOpsClient(options: OpsClientOptions): OpsClient {
+  const where = (path: string) => (options.baseUrl ? new URL(`/ops/api${path}`, options.baseUrl).toString() : `/ops/api${path}`);
+
+  async function request<T>(method: string, path: string, body?: unknown): Promise<T> {
+    const token = options.token();
+    if (!token) throw new OpsApiError(401, 'UNAUTHORIZED', 'No ops token: paste it in the console, or set OPS_TOKEN for the CLI.');
+    const headers: Record<string, string> = { authorization: `Bearer ${token}`, accept: 'application/json' };
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    let response: Response;
+    try {
+      response = await fetch(where(path), {
+        method,
+        headers,
+        body: body === undefined ? undefined : JSON.stringify(body),
+        cache: 'no-store',
+      });
+    } catch {
+      const at = options.baseUrl ? ` at ${options.baseUrl}` : '';
+      throw new OpsApiError(0, 'UNREACHABLE', `Could not reach flashcast${at}. Is it running?`);
+    }
+    if (response.status === 401) options.onUnauthorized?.();
+    if (!response.ok) throw await readError(response);
+    const text = await response.text();
+    return (text === '' ? undefined : JSON.parse(text)) as T;
+  }
+
+  return {
+    get: (path) => request('GET', path),
+    send: (method, path, body) => request(method, path, body),
+  };
+}
