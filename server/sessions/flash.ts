@@ -18,7 +18,7 @@ export interface FlashInput {
   data?: Record<string, unknown>;
 }
 
-/** A row of the flashes table as SQL returns it (see `flashColumns`). */
+/** A row of the flashes table as SQL returns it (see `sessionFlashesSql`). */
 export interface FlashRow {
   id: string;
   key: string;
@@ -27,8 +27,13 @@ export interface FlashRow {
   created_at: Date | string;
 }
 
-/** The columns every query that reads flashes selects, so every reader presents the same shape. */
-export const flashColumns = 'f.id, f.key, f.message, f.data, f.created_at';
+/**
+ * The flashes of session `s` as one jsonb array of `FlashRow`s, oldest first: the column every
+ * reader of a session (the store's get, the sessions module) selects beside `s`, so they all
+ * present the same shape.
+ */
+export const sessionFlashesSql = `COALESCE((SELECT jsonb_agg(to_jsonb(f) ORDER BY f.created_at)
+            FROM (SELECT f.id, f.key, f.message, f.data, f.created_at FROM flashes f WHERE f.session_sid = s.sid) f), '[]')`;
 
 /**
  * A message may hold `{seconds}`, with `data.deadline` (ISO time): it is then shown with the

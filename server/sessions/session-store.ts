@@ -1,7 +1,7 @@
 import session, { type SessionData } from 'express-session';
 import connectPgSimple from 'connect-pg-simple';
 import type { Pool } from '../db/pool.ts';
-import { flashColumns, presentFlash, type FlashRow } from './flash.ts';
+import { sessionFlashesSql, presentFlash, type FlashRow } from './flash.ts';
 import { newSessionId, sessionKey } from './session-key.ts';
 
 const PGStore = connectPgSimple(session);
@@ -81,8 +81,7 @@ export class SessionStore extends PGStore {
         // One round trip: the session, whether its expiry is due for extension, and its flashes.
         text: `SELECT s.sess,
                 s.expire < now() + make_interval(secs => $2) AS refresh_due,
-                COALESCE((SELECT jsonb_agg(to_jsonb(f) ORDER BY f.created_at)
-                            FROM (SELECT ${flashColumns} FROM flashes f WHERE f.session_sid = s.sid) f), '[]') AS flash
+                ${sessionFlashesSql} AS flash
            FROM session s
           WHERE s.sid = $1 AND s.expire > now()`,
         values: [key, (this.#ttlMs * (1 - REFRESH_FRACTION)) / 1000],

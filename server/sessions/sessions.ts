@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Flash } from '../../protocol/events.ts';
 import type { Pool } from '../db/pool.ts';
 import { activeSessionKeysSql } from './active-sessions.ts';
-import { flashColumns, presentFlash, type FlashInput, type FlashRow } from './flash.ts';
+import { sessionFlashesSql, presentFlash, type FlashInput, type FlashRow } from './flash.ts';
 
 /**
  * Any visitor's session, from outside a request: the seeds' `Session` model. Every operation
@@ -44,8 +44,7 @@ interface SessionRow {
 
 const selectSession = `
   SELECT s.sid, s.sess, s.expire,
-         COALESCE((SELECT jsonb_agg(to_jsonb(f) ORDER BY f.created_at)
-                     FROM (SELECT ${flashColumns} FROM flashes f WHERE f.session_sid = s.sid) f), '[]') AS flash
+         ${sessionFlashesSql} AS flash
     FROM session s`;
 
 function toStoredSession(row: SessionRow, now: number): StoredSession {
