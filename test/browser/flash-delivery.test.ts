@@ -9,7 +9,7 @@ import { sessionKey } from '../../server/sessions/session-key.ts';
 import { EVENTUALLY, startRealtimeApp, type RealtimeApp } from '../realtime/support.ts';
 import { TEST_OPS_TOKEN } from '../support/app.ts';
 import { launchBrowser } from '../support/browser.ts';
-import { opsHeaders } from '../support/http.ts';
+import { idOfSignedCookie, opsHeaders } from '../support/http.ts';
 
 /**
  * The banner widget in a real Chromium, against the real app (Socket.IO, PostgreSQL), driven
@@ -134,9 +134,7 @@ async function newVisit(viewport = { width: 1280, height: 800 }): Promise<Visit>
 async function keyOfContext(context: BrowserContext): Promise<string> {
   const cookie = (await context.cookies(t.url)).find((c) => c.name === 'flashcast.sid');
   if (!cookie) throw new Error('the browser has no flashcast.sid cookie');
-  const signed = decodeURIComponent(cookie.value);
-  if (!signed.startsWith('s:')) throw new Error(`unexpected cookie value ${signed}`);
-  return sessionKey(signed.slice(2, signed.lastIndexOf('.')));
+  return sessionKey(idOfSignedCookie(cookie.value));
 }
 
 /** POST /ops/api/flashes; the written flash. */

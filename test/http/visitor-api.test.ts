@@ -1,8 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FlashesResponse } from '../../protocol/events.ts';
-import { sessionKey } from '../../server/sessions/session-key.ts';
 import { startTestApp, TEST_OPS_TOKEN, type TestApp } from '../support/app.ts';
-import { opsHeaders, Visitor } from '../support/http.ts';
+import { keyOf, opsHeaders, Visitor } from '../support/http.ts';
 
 let t: TestApp;
 /** Every SQL statement the app sends, to check what a request writes. */
@@ -20,11 +19,6 @@ beforeAll(async () => {
 afterAll(() => t.close());
 
 const writes = () => statements.filter((sql) => /\b(INSERT|UPDATE|DELETE)\b/i.test(sql));
-
-function keyOf(visitor: Visitor): string {
-  const cookie = decodeURIComponent(visitor.cookies.get('flashcast.sid') ?? '');
-  return sessionKey(cookie.slice(2, cookie.lastIndexOf('.')));
-}
 
 async function newVisitor(): Promise<Visitor> {
   const visitor = new Visitor(t.url);

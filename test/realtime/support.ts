@@ -4,7 +4,6 @@ import type { AppDeps } from '../../server/app.ts';
 import { createPresenceRoutes } from '../../server/realtime/presence.ts';
 import { deferredEmitter } from '../../server/realtime/push.ts';
 import { createSocketServer, type SocketServer, type SocketServerDeps, type SocketServerOptions } from '../../server/realtime/socket-server.ts';
-import { sessionKey } from '../../server/sessions/session-key.ts';
 import type { ClientToServerEvents, Flash, ServerToClientEvents } from '../../protocol/events.ts';
 import { startTestApp, TEST_OPS_TOKEN, TEST_SESSION_SECRET, testLogger, type TestApp } from '../support/app.ts';
 import { opsHeaders, Visitor } from '../support/http.ts';
@@ -124,16 +123,6 @@ export function collectFlashes(socket: TestSocket): Flash[] {
   return received;
 }
 
-/** The stored key of a visitor's session, from its signed cookie. */
-export function keyOf(visitor: Visitor): string {
-  const cookie = decodeURIComponent(visitor.cookies.get('flashcast.sid') ?? '');
-  return sessionKey(idOf(visitor, cookie));
-}
-
-/** The session id a visitor's signed cookie carries. */
-export function idOf(visitor: Visitor, cookie = decodeURIComponent(visitor.cookies.get('flashcast.sid') ?? '')): string {
-  if (!cookie.startsWith('s:')) throw new Error('the visitor has no session cookie');
-  return cookie.slice(2, cookie.lastIndexOf('.'));
-}
+export { idOf, keyOf } from '../support/http.ts';
 
 export const eventually = (check: () => unknown | Promise<unknown>) => vi.waitFor(check, EVENTUALLY);

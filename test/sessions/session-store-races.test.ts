@@ -11,7 +11,7 @@ import { SessionStore } from '../../server/sessions/session-store.ts';
 import { sessionKey } from '../../server/sessions/session-key.ts';
 import { createTestDatabase } from '../support/database.ts';
 import { testLogger } from '../support/app.ts';
-import { Visitor } from '../support/http.ts';
+import { idOf, Visitor } from '../support/http.ts';
 
 /**
  * The races the store exists to win. Each request route parks after loading its session until
@@ -89,10 +89,8 @@ async function startRaceApp(variant: Variant) {
   };
 }
 
-function sessionIdOf(visitor: Visitor): string {
-  const cookie = decodeURIComponent(visitor.cookies.get('connect.sid') ?? '');
-  return cookie.slice(2, cookie.lastIndexOf('.'));
-}
+/** Both variants keep express-session's default cookie name. */
+const sessionIdOf = (visitor: Visitor): string => idOf(visitor, 'connect.sid');
 
 let pool: Pool;
 let sessions: Sessions;

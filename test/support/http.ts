@@ -1,3 +1,5 @@
+import { sessionKey } from '../../server/sessions/session-key.ts';
+
 /**
  * A visitor over real HTTP: keeps its cookies like a browser would, so tests can speak of
  * "the same visitor" across requests. Built on fetch; no cookie-jar dependency needed for
@@ -40,3 +42,20 @@ export class Visitor {
 
 /** The bearer header of the ops API. */
 export const opsHeaders = (token: string) => ({ authorization: `Bearer ${token}` });
+
+/** The session id a signed session cookie's value (`s:<id>.<signature>`, URL-encoded) carries. */
+export function idOfSignedCookie(value: string): string {
+  const signed = decodeURIComponent(value);
+  if (!signed.startsWith('s:')) throw new Error(`not a signed session cookie: ${signed}`);
+  return signed.slice(2, signed.lastIndexOf('.'));
+}
+
+/** The session id a visitor's session cookie carries. */
+export function idOf(visitor: Visitor, cookieName = 'flashcast.sid'): string {
+  const value = visitor.cookies.get(cookieName);
+  if (value === undefined) throw new Error(`the visitor has no ${cookieName} cookie`);
+  return idOfSignedCookie(value);
+}
+
+/** The stored key of a visitor's session (what jobs, ops and rooms know it by). */
+export const keyOf = (visitor: Visitor): string => sessionKey(idOf(visitor));
