@@ -3,7 +3,7 @@ import { createPool, type Pool } from '../server/db/pool.ts';
 import { sessionKey } from '../server/sessions/session-key.ts';
 import { SessionStore } from '../server/sessions/session-store.ts';
 import { createSessions } from '../server/sessions/sessions.ts';
-import { percentile, timed, type BenchContext, type BenchResult, type Table } from './harness.ts';
+import { percentile, sessionKeySql, timed, type BenchContext, type BenchResult, type Table } from './harness.ts';
 
 /**
  * DESIGN.md's two homes for flashes, measured side by side:
@@ -21,7 +21,6 @@ const LIST_SIZE = 1_000;
 const READS = 2_000;
 const TTL_SECONDS = 86_400;
 
-const keyOf = (idSql: string) => `rtrim(translate(encode(sha256(convert_to(${idSql}, 'UTF8')), 'base64'), '+/', '-_'), '=')`;
 
 const sessSql = `jsonb_build_object(
   'cookie', jsonb_build_object('originalMaxAge', ${TTL_SECONDS * 1000}, 'expires', '2030-01-01T00:00:00.000Z',
@@ -93,7 +92,7 @@ export async function run(ctx: BenchContext): Promise<BenchResult> {
       for (const table of ['session', 'session_jsonb']) {
         await pool.query(
           `INSERT INTO ${table} (sid, sess, expire)
-           SELECT ${keyOf(`'s-' || i`)}, ${sessSql}, now() + make_interval(secs => ${TTL_SECONDS} - i % 600)
+           SELECT ${sessionKeySql(`'s-' || i`)}, ${sessSql}, now() + make_interval(secs => ${TTL_SECONDS} - i % 600)
              FROM generate_series(1, $1) i`,
           [size],
         );
@@ -189,7 +188,7 @@ export async function run(ctx: BenchContext): Promise<BenchResult> {
   };
 }
 
-/** The stored key of session `s-<i>`: the same as `keyOf` computes in SQL. */
+/** The stored key of session `s-<i>`: the same as `sessionKeySql` computes in SQL. */
 function keyFor(i: number): string {
   return sessionKey(`s-${i}`);
 }

@@ -215,3 +215,10 @@ export function formatNumber(value: number): string {
   if (Math.abs(value) >= 100 || Number.isInteger(value)) return Math.round(value).toLocaleString('en-US');
   return Number(value.toPrecision(3)).toLocaleString('en-US', { maximumFractionDigits: 3 });
 }
+
+/**
+ * sessionKey(id) (server/sessions/session-key.ts) in SQL: SHA-256, base64url without padding.
+ * Seeding benchmarks use it to create many sessions in one set-based INSERT.
+ */
+export const sessionKeySql = (idSql: string): string =>
+  `rtrim(translate(encode(sha256(convert_to(${idSql}, 'UTF8')), 'base64'), '+/', '-_'), '=')`;

@@ -5,7 +5,7 @@ import type { RoomEmitter } from '../server/realtime/push.ts';
 import { activeSessionKeysSql } from '../server/sessions/active-sessions.ts';
 import { sessionKey } from '../server/sessions/session-key.ts';
 import { createPromotions } from '../server/promotions/promotions.ts';
-import { atLeast, below, equals, measurePostgresCpu, ownCpuMs, percentile, timed, type BenchContext, type BenchResult, type Table } from './harness.ts';
+import { atLeast, below, equals, measurePostgresCpu, ownCpuMs, percentile, sessionKeySql, timed, type BenchContext, type BenchResult, type Table } from './harness.ts';
 
 /**
  * One promotion round over 100,000 sessions, 20,000 of them active, with 20 promotions,
@@ -26,14 +26,12 @@ const ROUNDS = 5;
 const TTL_SECONDS = 86_400;
 const NODE_ID = 'bench-node';
 
-/** sessionKey(id) in SQL: SHA-256, base64url without padding. */
-const keyOf = (idSql: string) => `rtrim(translate(encode(sha256(convert_to(${idSql}, 'UTF8')), 'base64'), '+/', '-_'), '=')`;
 
 /** Sessions shaped as express-session stores them, some with a recently-viewed list. */
 async function seed(pool: Pool): Promise<void> {
   await pool.query(
     `INSERT INTO session (sid, sess, expire)
-     SELECT ${keyOf(`'visitor-' || i`)},
+     SELECT ${sessionKeySql(`'visitor-' || i`)},
             jsonb_build_object(
               'cookie', jsonb_build_object('originalMaxAge', ${TTL_SECONDS * 1000}, 'expires', to_char(now() + interval '1 day', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
                                            'secure', false, 'httpOnly', true, 'path', '/', 'sameSite', 'lax'),
@@ -45,7 +43,7 @@ async function seed(pool: Pool): Promise<void> {
   await pool.query('INSERT INTO presence_nodes (node_id) VALUES ($1)', [NODE_ID]);
   await pool.query(
     `INSERT INTO presence (session_sid, node_id, sockets)
-     SELECT ${keyOf(`'visitor-' || i`)}, $1, 1 FROM generate_series(${ACTIVE_EVERY}, $2, ${ACTIVE_EVERY}) i`,
+     SELECT ${sessionKeySql(`'visitor-' || i`)}, $1, 1 FROM generate_series(${ACTIVE_EVERY}, $2, ${ACTIVE_EVERY}) i`,
     [NODE_ID, SESSIONS],
   );
   const promotions = createPromotions({ pool });
@@ -134,7 +132,7 @@ export async function run(ctx: BenchContext): Promise<BenchResult> {
   const pool = createPool({ url: ctx.databaseUrl, logger: ctx.logger });
   try {
     const seeded = await timed(() => seed(pool));
-    if ((await pool.query<{ sid: string }>(`SELECT ${keyOf("'visitor-1'")} AS sid`)).rows[0]!.sid !== sessionKey('visitor-1')) {
+    if ((await pool.query<{ sid: string }>(`SELECT ${sessionKeySql("'visitor-1'")} AS sid`)).rows[0]!.sid !== sessionKey('visitor-1')) {
       throw new Error('the SQL key formula does not match sessionKey()');
     }
     await pool.query('VACUUM ANALYZE');

@@ -3,7 +3,7 @@ import { cleanupExpiredSessions, CLEANUP_BATCH_SIZE, type CleanupResult } from '
 import { sessionKey } from '../server/sessions/session-key.ts';
 import { SessionStore } from '../server/sessions/session-store.ts';
 import { createSessions } from '../server/sessions/sessions.ts';
-import { atLeast, below, equals, percentile, timed, type BenchContext, type BenchResult, type Table } from './harness.ts';
+import { atLeast, below, equals, percentile, sessionKeySql, timed, type BenchContext, type BenchResult, type Table } from './harness.ts';
 
 /**
  * cleanupExpiredSessions over 200,000 expired sessions that each own a cart with one item,
@@ -18,8 +18,6 @@ const TTL_SECONDS = 86_400;
 /** The reader's latency alone, before the cleanup starts. */
 const IDLE_READ_MS = 2_000;
 
-/** sessionKey(id) in SQL: SHA-256, base64url without padding. */
-const keyOf = (idSql: string) => `rtrim(translate(encode(sha256(convert_to(${idSql}, 'UTF8')), 'base64'), '+/', '-_'), '=')`;
 
 const sessSql = `jsonb_build_object(
   'cookie', jsonb_build_object('originalMaxAge', ${TTL_SECONDS * 1000}, 'expires', to_char(e.expire, 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
@@ -31,16 +29,16 @@ const sessSql = `jsonb_build_object(
 async function seedSessions(pool: Pool, prefix: string, count: number, expireSql: string): Promise<void> {
   await pool.query(
     `INSERT INTO session (sid, sess, expire)
-     SELECT ${keyOf(`'${prefix}-' || i`)}, ${sessSql}, e.expire
+     SELECT ${sessionKeySql(`'${prefix}-' || i`)}, ${sessSql}, e.expire
        FROM generate_series(1, $1) i, LATERAL (SELECT ${expireSql} AS expire) e`,
     [count],
   );
   await pool.query(
-    `INSERT INTO carts (session_sid) SELECT ${keyOf(`'${prefix}-' || i`)} FROM generate_series(1, $1) i`,
+    `INSERT INTO carts (session_sid) SELECT ${sessionKeySql(`'${prefix}-' || i`)} FROM generate_series(1, $1) i`,
     [count],
   );
   await pool.query(
-    `INSERT INTO cart_items (session_sid, sku, qty) SELECT ${keyOf(`'${prefix}-' || i`)}, 'sku-' || (i % 12), 1 + i % 3
+    `INSERT INTO cart_items (session_sid, sku, qty) SELECT ${sessionKeySql(`'${prefix}-' || i`)}, 'sku-' || (i % 12), 1 + i % 3
        FROM generate_series(1, $1) i`,
     [count],
   );
@@ -108,7 +106,7 @@ export async function run(ctx: BenchContext): Promise<BenchResult> {
       await seedSessions(pool, 'live', LIVE, `now() + make_interval(secs => ${TTL_SECONDS} - (i % 600))`);
       await createSessions({ pool }).writeFlash('all', { key: 'notice', message: 'Welcome back' });
     });
-    const probeKey = (await pool.query<{ sid: string }>(`SELECT ${keyOf("'live-1'")} AS sid`)).rows[0]!.sid;
+    const probeKey = (await pool.query<{ sid: string }>(`SELECT ${sessionKeySql("'live-1'")} AS sid`)).rows[0]!.sid;
     if (probeKey !== sessionKey('live-1')) throw new Error('the SQL key formula does not match sessionKey()');
     await pool.query('VACUUM ANALYZE');
     await pool.query('CHECKPOINT');
