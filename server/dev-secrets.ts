@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { link, mkdir, readFile, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 
 export interface DevSecrets {
@@ -29,6 +29,18 @@ export async function loadDevSecrets(dataDir: string): Promise<DevSecrets> {
     opsToken: randomBytes(24).toString('base64url'),
   };
   await mkdir(dataDir, { recursive: true, mode: 0o755 });
-  await writeFile(file, `${JSON.stringify(secrets, null, 2)}\n`, { mode: 0o600 });
-  return secrets;
+  // Written aside, then linked into place: link() fails if the file exists, so of two
+  // processes starting together on a new DATA_DIR (a web process and a worker) one writes
+  // the secrets and the other reads them, never half a file, and both sign with the same one.
+  const aside = `${file}.${process.pid}.${randomBytes(4).toString('hex')}`;
+  await writeFile(aside, `${JSON.stringify(secrets, null, 2)}\n`, { mode: 0o600 });
+  try {
+    await link(aside, file);
+    return secrets;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    return loadDevSecrets(dataDir);
+  } finally {
+    await unlink(aside).catch(() => undefined);
+  }
 }

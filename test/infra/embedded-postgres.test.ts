@@ -7,12 +7,12 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import pg from 'pg';
 import { pino } from 'pino';
 import { afterAll, afterEach, describe, expect, inject, it } from 'vitest';
-import { startEmbeddedPostgres, type EmbeddedDatabase } from '../../server/db/embedded-postgres.ts';
+import { DataDirInUseError, startEmbeddedPostgres, type EmbeddedDatabase } from '../../server/db/embedded-postgres.ts';
 import { createTestDatabase } from '../support/database.ts';
+import { startProcess } from '../support/process.ts';
 
 const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
 const logger = pino({ level: 'silent' });
-const IN_USE = /^PostgreSQL data directory .+\/pg is already in use by .+\(pid \d+\).*DATA_DIR/;
 
 async function query<T extends pg.QueryResultRow>(url: string, sql: string): Promise<T[]> {
   const client = new pg.Client({ connectionString: url });
@@ -54,8 +54,8 @@ describe('startEmbeddedPostgres', () => {
     return dir;
   }
 
-  async function start(dataDir: string): Promise<EmbeddedDatabase> {
-    const server = await startEmbeddedPostgres({ dataDir, logger, ephemeral: true });
+  async function start(dataDir: string, joinTimeoutMs?: number): Promise<EmbeddedDatabase> {
+    const server = await startEmbeddedPostgres({ dataDir, logger, ephemeral: true, joinTimeoutMs });
     servers.push(server);
     return server;
   }
@@ -135,22 +135,98 @@ describe('startEmbeddedPostgres', () => {
     await expect(query(server.url, 'select 1')).rejects.toThrow();
   });
 
-  it('when a second instance starts on a running DATA_DIR, then it rejects with a message naming DATA_DIR', async () => {
+  it('when a second instance starts on a running DATA_DIR, then it joins, and its stop leaves PostgreSQL to the owner', async () => {
+    const dataDir = await freshDataDir();
+    const owner = await start(dataDir);
+    const joiner = await start(dataDir);
+    expect([owner.owner, joiner.owner]).toEqual([true, false]);
+    expect(joiner.url).toBe(owner.url);
+    await query(joiner.url, 'create table shared (id int)');
+
+    await joiner.stop();
+    await joiner.stop();
+    expect(await query(owner.url, 'select count(*)::int as n from shared')).toEqual([{ n: 0 }]);
+    expect(await fs.readdir(dataDir)).toContain('postgres.lock');
+  });
+
+  it('when the owner stops while a joiner runs, then PostgreSQL stops, and the next start owns it on the same URL', async () => {
+    const dataDir = await freshDataDir();
+    const owner = await start(dataDir);
+    const joiner = await start(dataDir);
+
+    await owner.stop();
+    await expect(query(joiner.url, 'select 1')).rejects.toThrow();
+    expect(await fs.readdir(dataDir)).not.toContain('postgres.lock');
+
+    // The new owner binds the last start's port, so the joiner's URL works again.
+    const next = await start(dataDir);
+    expect(next.owner).toBe(true);
+    expect(next.url).toBe(joiner.url);
+    expect(await query(joiner.url, 'select 1 as one')).toEqual([{ one: 1 }]);
+  });
+
+  it('when two instances start at once on an empty DATA_DIR, then one owns PostgreSQL and the other waits and joins', async () => {
+    const dataDir = await freshDataDir();
+    const both = await Promise.all([start(dataDir), start(dataDir)]);
+
+    expect(both.map((server) => server.owner).sort()).toEqual([false, true]);
+    expect(both[0]!.url).toBe(both[1]!.url);
+    expect(await query(both[1]!.url, 'select current_database() as name')).toEqual([{ name: 'flashcast' }]);
+  });
+
+  it('when another flashcast process runs PostgreSQL on DATA_DIR, then a start joins it and its stop leaves it running', async () => {
+    const dataDir = await freshDataDir();
+    await startInOtherProcess(dataDir);
+
+    const joiner = await start(dataDir);
+    expect(joiner.owner).toBe(false);
+    expect(await query(joiner.url, 'select 1 as one')).toEqual([{ one: 1 }]);
+    await joiner.stop();
+    expect(await fs.readdir(dataDir)).toContain('postgres.lock');
+    expect(await query(joiner.url, 'select 1 as one')).toEqual([{ one: 1 }]);
+  });
+
+  it('when the owner is alive but its PostgreSQL never answers, then a start gives up after the timeout naming the owner', async () => {
+    const dataDir = await freshDataDir();
+    const stuck = spawn('sleep', ['30']);
+    children.push(stuck);
+    const lock = { ownerPid: stuck.pid, ownerId: 'stuck', postmasterPid: 0, port: 0 };
+    await fs.writeFile(path.join(dataDir, 'postgres.lock'), JSON.stringify(lock));
+
+    const startedAt = Date.now();
+    const error = await start(dataDir, 500).catch((rejection: unknown) => rejection);
+    expect(Date.now() - startedAt).toBeGreaterThanOrEqual(500);
+    expect(error).toBeInstanceOf(DataDirInUseError);
+    expect((error as Error).message).toBe(
+      `PostgreSQL data directory ${path.join(dataDir, 'pg')} is already in use by another flashcast process ` +
+        `(pid ${stuck.pid}), whose PostgreSQL did not answer within 1 s. Wait until it has started and try again, ` +
+        `stop it (if no flashcast process ${stuck.pid} runs, delete ${path.join(dataDir, 'postgres.lock')}), ` +
+        'or set DATA_DIR to another folder.',
+    );
+  });
+
+  it('when a PostgreSQL that flashcast did not start runs on DATA_DIR, then a start refuses, saying what to do', async () => {
     const dataDir = await freshDataDir();
     const running = await start(dataDir);
+    // Without our lock, the running server is as foreign as one started by hand with pg_ctl.
+    await fs.rm(path.join(dataDir, 'postgres.lock'));
 
-    await expect(start(dataDir)).rejects.toThrow(IN_USE);
+    const error = await start(dataDir).catch((rejection: unknown) => rejection);
+    expect(error).toBeInstanceOf(DataDirInUseError);
+    expect((error as Error).message).toMatch(
+      /^PostgreSQL data directory .+\/pg is already in use by a PostgreSQL server \(pid \d+\) that flashcast did not start\. Stop that server, or set DATA_DIR to another folder\.$/,
+    );
     expect(await query(running.url, 'select 1 as one')).toEqual([{ one: 1 }]);
   });
 
-  it('when another flashcast process runs PostgreSQL on DATA_DIR, then a start rejects naming that process', async () => {
+  it('when the owner was killed and a stale lock with a live pid of this process remains, then the next start owns it', async () => {
     const dataDir = await freshDataDir();
-    const other = await startInOtherProcess(dataDir);
+    // A container restart can give the new process the old owner's pid.
+    const lock = { ownerPid: process.pid, ownerId: 'before-the-restart', postmasterPid: 0, port: 0 };
+    await fs.writeFile(path.join(dataDir, 'postgres.lock'), JSON.stringify(lock));
 
-    await expect(start(dataDir)).rejects.toThrow(
-      `PostgreSQL data directory ${path.join(dataDir, 'pg')} is already in use by another flashcast process (pid ${other.pid}). ` +
-        'Stop it or set DATA_DIR to another folder.',
-    );
+    const server = await start(dataDir, 500);
+    expect(server.owner).toBe(true);
   });
 
   it('when Ctrl-C signals the whole process group, then PostgreSQL keeps serving until the app stops it', async () => {
@@ -199,6 +275,55 @@ describe('startEmbeddedPostgres', () => {
     }
   });
 });
+
+describe('npm start and npm run worker on one DATA_DIR', () => {
+  let dataDir: string;
+  afterAll(async () => {
+    if (dataDir) await fs.rm(dataDir, { recursive: true, force: true });
+  });
+
+  it('when a web process runs, then a second web process and a worker join its PostgreSQL, and all stop on SIGTERM', async () => {
+    dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'flashcast-ep-split-'));
+    await fs.chmod(dataDir, 0o755);
+    const web = await startProcess({ DATA_DIR: dataDir });
+    const secondWeb = await startProcess({ DATA_DIR: dataDir, ROLE: 'web' });
+    const worker = await startWorker(dataDir);
+    try {
+      expect(secondWeb.output()).toContain('using the embedded PostgreSQL of another flashcast process');
+      expect(worker.output()).toContain('using the embedded PostgreSQL of another flashcast process');
+      expect((await fetch(`${secondWeb.url}/healthz`)).status).toBe(200);
+      expect((await fetch(`${web.url}/healthz`)).status).toBe(200);
+    } finally {
+      // Joiners first: the owner's stop takes PostgreSQL with it.
+      for (const { child, exited, output } of [worker, secondWeb, web]) {
+        process.kill(child.pid!, 'SIGTERM');
+        expect(await exited, output()).toBe(0);
+      }
+    }
+    expect(await fs.readdir(dataDir)).not.toContain('postgres.lock');
+  }, 120_000);
+});
+
+/** `npm run worker`: it serves no URL, so it is ready once it says so. */
+function startWorker(dataDir: string): Promise<{ child: ChildProcess; exited: Promise<number | null>; output: () => string }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'server/main.ts'], {
+    cwd: repoRoot,
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/root', DATA_DIR: dataDir, ROLE: 'worker', LOG_LEVEL: 'info' },
+    detached: true,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  return new Promise((resolve, reject) => {
+    const onData = (chunk: Buffer): void => {
+      output += chunk.toString();
+      if (output.includes('flashcast worker started')) resolve({ child, exited, output: () => output });
+    };
+    child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
+    void exited.then((code) => reject(new Error(`worker exited (${code}) before starting:\n${output}`)));
+  });
+}
 
 async function password(dataDir: string): Promise<string> {
   return encodeURIComponent((await fs.readFile(path.join(dataDir, 'postgres-password'), 'utf8')).trim());

@@ -21,10 +21,11 @@ describe('when npm start runs on an empty DATA_DIR', () => {
     expect((await visitor.request('/')).status).toBe(200);
     expect((await visitor.json('/api/cart/items', { method: 'POST', json: { sku: 'doohickey', qty: 3 } })).status).toBe(201);
 
-    // A second instance on the same DATA_DIR refuses clearly and harms nothing.
-    const second = await runToEnd({ DATA_DIR: dataDir, PORT: '0' });
-    expect(second.code).not.toBe(0);
-    expect(second.output).toMatch(/DATA_DIR/);
+    // A second web process on the same DATA_DIR joins its PostgreSQL; its stop leaves it running.
+    const second = await startProcess({ DATA_DIR: dataDir, ROLE: 'web' });
+    expect((await fetch(`${second.url}/healthz`)).status).toBe(200);
+    process.kill(second.child.pid!, 'SIGTERM');
+    expect(await second.exited, second.output()).toBe(0);
     expect((await visitor.request('/')).status).toBe(200);
 
     process.kill(first.child.pid!, 'SIGTERM');
