@@ -1,5 +1,7 @@
 import type { Agenda } from 'agenda';
+import type { DatabaseClock } from '../server/db/database-clock.ts';
 import type { Pool } from '../server/db/pool.ts';
+import type { MaintenanceView } from '../server/maintenance/maintenance-state.ts';
 import type { Logger } from '../server/logger.ts';
 import type { Push, RoomEmitter } from '../server/realtime/push.ts';
 import type { Sessions } from '../server/sessions/sessions.ts';
@@ -11,8 +13,12 @@ export interface JobDeps {
   sessions: Sessions;
   /** Write-then-emit delivery of flashes. */
   push: Push;
-  /** Raw emits to rooms (the maintenance ticks), in-process io or the cross-process emitter. */
+  /** Raw emits to rooms, in-process io or the cross-process emitter. */
   emitter: RoomEmitter;
+  /** The database's clock (deadlines are compared on it); default: this machine's. */
+  clock?: Pick<DatabaseClock, 'now'>;
+  /** This process's view of the maintenance state; a countdown run opens its own when unset. */
+  maintenanceView?: Pick<MaintenanceView, 'current' | 'refresh' | 'onChange'>;
   /**
    * Set by startJobs, aborted when the worker begins to stop (before Agenda's drain waits
    * for running jobs): a job that would run long hands its work over instead.

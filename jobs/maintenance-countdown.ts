@@ -1,6 +1,7 @@
 import type { Agenda, Job } from 'agenda';
 import type { Logger } from '../server/logger.ts';
-import { FLASH_KEY, countdownEvent, emitToVisitors, stateEvent } from '../server/maintenance/maintenance-events.ts';
+import { systemClock } from '../server/db/database-clock.ts';
+import { FLASH_KEY } from '../server/maintenance/maintenance-events.ts';
 import { MAINTENANCE_COUNTDOWN_JOB, type CountdownJobData } from '../server/maintenance/maintenance.ts';
 import { createMaintenanceView, type MaintenanceView } from '../server/maintenance/maintenance-state.ts';
 import { createMaintenanceStore, type MaintenanceSnapshot, type MaintenanceStore } from '../server/maintenance/maintenance-store.ts';
@@ -8,18 +9,21 @@ import type { JobDefinition, JobDeps } from './job-definition.ts';
 
 /**
  * maintenance-countdown: drives one countdown, started by POST /ops/api/maintenance, to its
- * stored deadline. Every second, on the second as counted back from the deadline
- * (deadline − k s, each wait computed afresh from the clock, so nothing drifts), it sends
- * `{state: 'countdown', secondsLeft: k}` to every visitor; at zero it switches maintenance on
- * with one conditional UPDATE and tells every visitor `{state: 'active'}`.
+ * stored deadline, and at zero switches maintenance on with one conditional UPDATE and clears
+ * the countdown's flashes.
+ *
+ * The job sends no ticks: every web process ticks its own sockets from the deadline it knows
+ * (server/maintenance/countdown-ticker.ts), on the database's clock, so a worker that dies
+ * costs no visitor a second. A web process also tries the same conditional UPDATE at the
+ * deadline, so the transition is never late for want of a live worker.
  *
  * Surviving workers: the job touches its lock every second, well inside a short lock
  * lifetime, so if its worker dies another worker takes the job over within seconds and goes
  * on from the stored deadline (at once to the end, if the deadline has passed meanwhile).
  * The state, not the job, is the truth: the run follows the row (LISTEN maintenance_changed)
  * and ends as soon as the countdown it drives is no longer the stored one (cancelled, or
- * ended by another worker). Ending is conditional on the state still being this countdown,
- * so two workers can never both end it: maintenance begins once, at the same deadline.
+ * ended by another process). Ending is conditional on the state still being this countdown,
+ * so maintenance begins once, at the deadline, whoever ends it.
  */
 
 /** A worker that stops beating for this long is presumed dead and its countdown taken over. */
@@ -106,8 +110,8 @@ const drives = (snapshot: MaintenanceSnapshot, deadline: Date) =>
   snapshot.state === 'countdown' && snapshot.deadline?.getTime() === deadline.getTime();
 
 /**
- * One run: the state comes from a view of the maintenance row that this run holds (LISTEN,
- * with a poll behind it), so a tick costs no query and a cancel wakes the run at once.
+ * One run: the state comes from a view of the maintenance row (this process's own, or one
+ * this run holds: LISTEN, with a poll behind it), so a cancel wakes the run at once.
  */
 async function runCountdown(job: Job<CountdownJobData>, deps: JobDeps): Promise<void> {
   const deadline = new Date(job.attrs.data?.deadline ?? Number.NaN);
@@ -116,36 +120,40 @@ async function runCountdown(job: Job<CountdownJobData>, deps: JobDeps): Promise<
     logger.error({ data: job.attrs.data }, 'maintenance countdown job without a valid deadline; nothing to do');
     return;
   }
-  const view = createMaintenanceView({ pool: deps.pool, logger });
+  const ownView = deps.maintenanceView ? undefined : createMaintenanceView({ pool: deps.pool, logger, clock: deps.clock ?? systemClock });
+  const view = deps.maintenanceView ?? ownView!;
   const waker = createWaker();
   const unsubscribe = view.onChange(() => waker.wake());
   deps.stopping?.addEventListener('abort', waker.wake);
   try {
     // A failure here fails the run, and Agenda runs it again a second later.
-    await view.start();
+    if (ownView) await ownView.start();
+    else await view.refresh();
     await drive(job, deps, { view, waker, deadline, logger });
   } finally {
     unsubscribe();
     deps.stopping?.removeEventListener('abort', waker.wake);
-    await view.close();
+    await ownView?.close();
   }
 }
 
 interface Run {
-  view: MaintenanceView;
+  view: Pick<MaintenanceView, 'current' | 'refresh'>;
   waker: Waker;
   deadline: Date;
   logger: Logger;
 }
 
+/** How often a waiting run touches its lock (well inside the lock lifetime, which is at least 2 s). */
+const TOUCH_EVERY_MS = 1000;
+
 async function drive(job: Job<CountdownJobData>, deps: JobDeps, run: Run): Promise<void> {
   const { view, waker, deadline, logger } = run;
+  const clock = deps.clock ?? systemClock;
   const store = createMaintenanceStore(deps.pool);
-  /** The secondsLeft of the last tick sent (by this run, or the one that handed over): each tick is one less. */
-  let lastSent: number | undefined = typeof job.attrs.data?.sentSeconds === 'number' ? job.attrs.data.sentSeconds : undefined;
 
   for (;;) {
-    if (deps.stopping?.aborted) return handOver(job, deadline, lastSent, logger);
+    if (deps.stopping?.aborted) return handOver(job, deadline, logger);
     // Agenda marks the run cancelled when its lock outlived the lock lifetime (this process
     // stalled): another worker may already drive the countdown. Failing makes Agenda run it
     // again shortly, from the stored state, rather than end it unfinished.
@@ -153,10 +161,9 @@ async function drive(job: Job<CountdownJobData>, deps: JobDeps, run: Run): Promi
     if (cancelled) throw new Error(`the countdown's lock expired (${String(cancelled)}); it will be resumed from the stored deadline`);
 
     const snapshot = view.current();
-    if (!drives(snapshot, deadline)) return settle(snapshot, deadline, lastSent, deps, logger);
+    if (!drives(snapshot, deadline)) return settle(snapshot, deadline, deps, logger);
 
-    const now = Date.now();
-    const msLeft = deadline.getTime() - now;
+    const msLeft = deadline.getTime() - clock.now();
     if (msLeft <= 0) {
       const ended = await finish(store, deadline, deps, logger);
       if (ended) return;
@@ -164,35 +171,22 @@ async function drive(job: Job<CountdownJobData>, deps: JobDeps, run: Run): Promi
       else await waker.wait(DATABASE_RETRY_MS);
       continue;
     }
-
-    // The second to send next: one less than the last, or fewer if this worker fell behind
-    // (stalled, or took over late): seconds that have passed are skipped, never sent late in a burst.
-    const next = Math.min(Math.ceil(msLeft / 1000), lastSent === undefined ? Number.POSITIVE_INFINITY : lastSent - 1);
-    const due = next > 0 ? deadline.getTime() - next * 1000 : deadline.getTime();
-    if (now < due) {
-      // Until its second (or the deadline), counted back from the deadline each time, so
-      // nothing drifts; a state change or the worker stopping wakes it early.
-      await waker.wait(due - now);
-      continue;
-    }
-    try {
-      emitToVisitors(deps.emitter, countdownEvent(snapshot, next, now));
-    } catch (error) {
-      logger.warn({ err: error }, 'maintenance countdown: a tick could not be sent');
-    }
-    lastSent = next;
+    // Until the deadline, touching the lock every second so that a dead worker is taken
+    // over within the lock lifetime; a state change or the worker stopping wakes it early.
+    await waker.wait(Math.min(msLeft, TOUCH_EVERY_MS));
     try {
       await job.touch();
     } catch (error) {
-      // A database hiccup: the lock lives on for its lifetime, and the next tick touches again.
-      logger.warn({ err: error }, 'maintenance countdown: could not renew the lock');
+      // A database hiccup: the lock lives on for its lifetime, and the next wait touches again.
+      logger.debug({ err: error }, 'maintenance countdown: could not renew the lock');
     }
   }
 }
 
 /**
- * Zero: countdown → active (only if still this countdown), every visitor told, then the
- * maintenance flashes cleared. True: ended here; false: someone else changed the state
+ * Zero: countdown → active (only if still this countdown; a web process may have won it
+ * already), then the maintenance flashes cleared. Every web process tells its own visitors
+ * as its view hears of the change. True: ended here; false: someone else changed the state
  * first; undefined: the database failed.
  */
 async function finish(store: MaintenanceStore, deadline: Date, deps: JobDeps, logger: Logger): Promise<boolean | undefined> {
@@ -200,41 +194,31 @@ async function finish(store: MaintenanceStore, deadline: Date, deps: JobDeps, lo
   try {
     ended = await store.finish(deadline);
   } catch (error) {
-    logger.warn({ err: error }, 'maintenance countdown: cannot switch maintenance on; trying again');
+    logger.debug({ err: error }, 'maintenance countdown: cannot switch maintenance on; trying again');
     return undefined;
   }
   if (!ended) return false;
-  // After the commit: every web process's gate already answers 503 (it has heard the
-  // notification, or sees the deadline passed), so a tab that reloads on this lands on the
-  // maintenance page.
-  emitToVisitors(deps.emitter, stateEvent(ended));
   logger.info({ deadline }, 'maintenance mode on');
-  // After the event, which no visitor should wait for: nobody sees a flash while maintenance
-  // is on. Should this fail, or the worker die first, the run is retried or taken over, finds
-  // maintenance on with its deadline, and clears them then (settle); ending maintenance
-  // clears them too.
+  // Nobody sees a flash while maintenance is on. Should this fail, or the worker die first,
+  // the run is retried or taken over, finds maintenance on with its deadline, and clears them
+  // then (settle); ending maintenance clears them too.
   await deps.sessions.clearFlashKey(FLASH_KEY);
   return true;
 }
 
 /** The countdown this run drives is no longer the stored one. */
-async function settle(snapshot: MaintenanceSnapshot, deadline: Date, lastSent: number | undefined, deps: JobDeps, logger: Logger): Promise<void> {
-  if (snapshot.state === 'idle' && lastSent !== undefined) {
-    // Cancelled. Whoever cancelled told the visitors; told again from here, after this run's
-    // last tick, so a tick that crossed the cancel on its way cannot leave a countdown running.
-    emitToVisitors(deps.emitter, stateEvent(snapshot));
-  }
+async function settle(snapshot: MaintenanceSnapshot, deadline: Date, deps: JobDeps, logger: Logger): Promise<void> {
   if (snapshot.state === 'active' && snapshot.deadline?.getTime() === deadline.getTime()) {
-    // Ended by a run that may have died before it cleared the flashes: clearing is idempotent.
+    // Ended by a web process at the deadline, or by a run that may have died before it
+    // cleared the flashes: clearing is idempotent.
     await deps.sessions.clearFlashKey(FLASH_KEY);
   }
-  // A newer countdown is driven by its own job.
+  // Cancelled (whoever cancelled told the visitors), or a newer countdown, driven by its own job.
   logger.info({ deadline, state: snapshot.state }, 'maintenance countdown: no longer running; job done');
 }
 
 /** This worker is stopping: the countdown goes on as a new job, which another worker picks up at once. */
-async function handOver(job: Job<CountdownJobData>, deadline: Date, lastSent: number | undefined, logger: Logger): Promise<void> {
-  const data: CountdownJobData = { deadline: deadline.toISOString(), ...(lastSent !== undefined ? { sentSeconds: lastSent } : {}) };
-  await job.agenda.now<CountdownJobData>(MAINTENANCE_COUNTDOWN_JOB, data);
+async function handOver(job: Job<CountdownJobData>, deadline: Date, logger: Logger): Promise<void> {
+  await job.agenda.now<CountdownJobData>(MAINTENANCE_COUNTDOWN_JOB, { deadline: deadline.toISOString() });
   logger.info({ deadline }, 'maintenance countdown handed over: this worker is stopping');
 }

@@ -8,6 +8,7 @@ import { requireOpsLogin, requireOpsToken } from './http/ops-auth.ts';
 import { createOpsSessionRoutes } from './http/ops-routes.ts';
 import { createSessionMiddleware } from './http/session-middleware.ts';
 import { createVisitorRoutes } from './http/visitor-routes.ts';
+import { sendMaintenancePage } from './maintenance/maintenance-gate.ts';
 import type { Push } from './realtime/push.ts';
 import type { Sessions } from './sessions/sessions.ts';
 import type { SessionStore } from './sessions/session-store.ts';
@@ -29,6 +30,8 @@ export interface AppDeps {
   opsPages?: Array<{ path: string; handler: RequestHandler | Router }>;
   /** Runs before the visitor routes; maintenance mode answers 503 here. */
   visitorGate?: RequestHandler;
+  /** /readyz: whether this process takes traffic now (started, not draining, database reachable). */
+  ready?: () => boolean;
 }
 
 export interface AppConfig {
@@ -89,11 +92,24 @@ export function createApp(deps: AppDeps, config: AppConfig) {
     }
   });
 
+  // Readiness, apart from liveness: a load balancer stops sending visitors here while this
+  // process drains or cannot reach its database, without restarting it.
+  app.get('/readyz', (_req, res) => {
+    const ready = deps.ready?.() ?? true;
+    res.setHeader('Cache-Control', 'no-store');
+    res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'unavailable' });
+  });
+
   if (deps.visitorGate) app.use(deps.visitorGate);
   app.use(sessionMiddleware);
   app.use(createVisitorRoutes({ pool: deps.pool, store: deps.store, sessions: deps.sessions, assets: () => deps.assets('visitor') }));
   app.use('/api', notFoundHandler);
-  app.use(createErrorHandler(deps.logger));
+  app.use(
+    createErrorHandler(deps.logger, {
+      sendUnavailablePage: (res, retryAfterSeconds) =>
+        sendMaintenancePage(res, retryAfterSeconds, 'We cannot reach our database for a moment. This page tries again by itself.'),
+    }),
+  );
 
   return { app, sessionMiddleware };
 }

@@ -6,6 +6,14 @@ import { z } from 'zod';
  * a frozen object. Nothing else reads `process.env`.
  */
 
+/**
+ * DATABASE_POOL_MAX's default: four web processes and two workers hold 6 × 15 = 90
+ * connections, inside PostgreSQL's default max_connections of 100 less its 3 reserved for
+ * superusers. README "Connections" has the budget per role.
+ */
+export const DEFAULT_POOL_MAX = 15;
+export const MIN_POOL_MAX = 6;
+
 const commaList = z
   .string()
   .transform((value) => value.split(',').map((item) => item.trim()).filter(Boolean));
@@ -37,6 +45,16 @@ const schema = z.object({
     .optional()
     .describe("store Agenda's jobs in MongoDB instead of PostgreSQL"),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  DATABASE_POOL_MAX: z.coerce
+    .number()
+    .int()
+    .min(MIN_POOL_MAX, `must be at least ${MIN_POOL_MAX}: a web process holds 3 LISTEN connections and needs room for queries`)
+    .max(1000)
+    .default(DEFAULT_POOL_MAX)
+    .describe('the most PostgreSQL connections one process holds, LISTEN connections included'),
+  // A test hook, refused outside NODE_ENV=test: shifts this process's own clock, as a machine
+  // whose clock is wrong would, to show that deadlines are kept on the database's clock.
+  FLASHCAST_TEST_CLOCK_SKEW_MS: z.coerce.number().int().min(-3_600_000).max(3_600_000).optional(),
 });
 
 export type Env = z.input<typeof schema>;
@@ -55,6 +73,10 @@ export interface Config {
   readonly role: 'all' | 'web' | 'worker';
   readonly mongodbUrl: string | undefined;
   readonly logLevel: string;
+  /** DATABASE_POOL_MAX: every connection of this process, its LISTEN connections included. */
+  readonly databasePoolMax: number;
+  /** Test hook only (NODE_ENV=test): how far this process's clock is off, in ms. */
+  readonly testClockSkewMs: number;
 }
 
 export class ConfigError extends Error {
@@ -90,6 +112,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     if (!e.SESSION_SECRET) problems.push('SESSION_SECRET: required when NODE_ENV=production');
     if (!e.OPS_TOKEN) problems.push('OPS_TOKEN: required when NODE_ENV=production');
   }
+  if (e.FLASHCAST_TEST_CLOCK_SKEW_MS !== undefined && e.NODE_ENV !== 'test') {
+    problems.push('FLASHCAST_TEST_CLOCK_SKEW_MS: a test hook, accepted only with NODE_ENV=test');
+  }
   if (problems.length > 0) throw new ConfigError(problems);
   return Object.freeze({
     env: e.NODE_ENV,
@@ -104,6 +129,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     role: e.ROLE,
     mongodbUrl: e.MONGODB_URL,
     logLevel: e.LOG_LEVEL,
+    databasePoolMax: e.DATABASE_POOL_MAX,
+    testClockSkewMs: e.FLASHCAST_TEST_CLOCK_SKEW_MS ?? 0,
   });
 }
 

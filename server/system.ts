@@ -8,17 +8,22 @@ import { createApp } from './app.ts';
 import type { Config } from './config.ts';
 import { startEmbeddedPostgres, type EmbeddedDatabase } from './db/embedded-postgres.ts';
 import { migrate } from './db/migrate.ts';
-import { createPool, type Pool } from './db/pool.ts';
+import { createDatabaseClock } from './db/database-clock.ts';
+import { createDatabaseHealth } from './db/database-health.ts';
+import { createPool, poolBudget, type Pool } from './db/pool.ts';
 import { loadDevSecrets } from './dev-secrets.ts';
 import type { Logger } from './logger.ts';
 import { createWorkerEmitter } from './realtime/cluster.ts';
 import { createPresenceRoutes } from './realtime/presence.ts';
 import { createPush, deferredEmitter } from './realtime/push.ts';
+import { VISITORS_ROOM } from './realtime/rooms.ts';
 import { createSocketServer } from './realtime/socket-server.ts';
+import { createCountdownTicker } from './maintenance/countdown-ticker.ts';
 import { sendStateOnConnect } from './maintenance/maintenance-events.ts';
 import { createMaintenanceGate } from './maintenance/maintenance-gate.ts';
 import { createMaintenanceRoutes } from './maintenance/maintenance-routes.ts';
 import { createMaintenanceView } from './maintenance/maintenance-state.ts';
+import { createMaintenanceStore } from './maintenance/maintenance-store.ts';
 import { createMaintenance } from './maintenance/maintenance.ts';
 import { createPromotionRoutes } from './promotions/promotion-routes.ts';
 import { createPromotions } from './promotions/promotions.ts';
@@ -51,7 +56,10 @@ async function resolveSecrets(config: Config): Promise<{ sessionSecrets: readonl
  */
 export async function startSystem(config: Config, logger: Logger): Promise<RunningSystem> {
   const stops: Array<() => Promise<void>> = [];
+  /** Set as the stop begins: /readyz answers 503 from then on, while the steps drain. */
+  let draining = false;
   const stop = async () => {
+    draining = true;
     for (const step of stops.splice(0).reverse()) {
       try {
         await step();
@@ -64,8 +72,25 @@ export async function startSystem(config: Config, logger: Logger): Promise<Runni
   try {
     const databaseUrl: string = config.databaseUrl ?? (await startEmbedded(config.dataDir, logger, stops));
     await migrate({ databaseUrl, logger });
-    const pool: Pool = createPool({ url: databaseUrl, logger });
+    // DATABASE_POOL_MAX bounds every connection of this process, LISTEN ones included.
+    const budget = poolBudget(config.databasePoolMax, config.role);
+    const pool: Pool = createPool({ url: databaseUrl, logger, max: budget.main });
     stops.push(() => pool.end());
+
+    // Deadlines are compared on the database's clock; the health check measures the offset
+    // every second, and tells the parts that must act at once when the database is back.
+    const skew = config.testClockSkewMs;
+    const clock = createDatabaseClock(skew ? { localNow: () => Date.now() + skew } : {});
+    const health = createDatabaseHealth({ pool, logger, clock });
+    await health.check();
+    stops.push(async () => health.close());
+
+    // This process's view of the maintenance state (LISTEN, with a poll behind it): a web
+    // process's gate and ticks answer from it, a worker's countdown runs follow it.
+    const view = createMaintenanceView({ pool, logger, clock });
+    await view.start();
+    stops.push(() => view.close());
+    health.onRecovered(() => void view.refresh().catch(() => undefined));
 
     const secrets = await resolveSecrets(config);
     const sessions = createSessions({ pool });
@@ -84,19 +109,14 @@ export async function startSystem(config: Config, logger: Logger): Promise<Runni
       pool,
       logger,
       mongodbUrl: config.mongodbUrl,
-      deps: { pool, logger, sessions, push, emitter },
+      deps: { pool, logger, sessions, push, emitter, clock, maintenanceView: view },
       processName: jobsProcessName(config.role),
     });
     stops.push(() => jobs.stop());
 
     if (webEmitter) {
       const store = new SessionStore({ pool, ttlSeconds: config.sessionTtlSeconds });
-      // This process's view of the maintenance state, kept fresh by LISTEN: the gate answers
-      // 503 from it, and a socket connecting mid-countdown gets the state from it.
-      const view = createMaintenanceView({ pool, logger });
-      await view.start();
-      stops.push(() => view.close());
-      const maintenance = createMaintenance({ pool, logger, sessions, emitter, agenda: jobs.agenda, view });
+      const maintenance = createMaintenance({ pool, logger, sessions, emitter, agenda: jobs.agenda, view, clock });
       const assets = loadAssets(clientDistDir);
       const { app } = createApp(
         {
@@ -115,6 +135,7 @@ export async function startSystem(config: Config, logger: Logger): Promise<Runni
           ],
           opsPages: [createAgendashPage(jobs.agenda)],
           visitorGate: createMaintenanceGate(view),
+          ready: () => !draining && health.isUp(),
         },
         {
           sessionSecrets: secrets.sessionSecrets,
@@ -137,7 +158,7 @@ export async function startSystem(config: Config, logger: Logger): Promise<Runni
       // heartbeats, the session follower, the adapter's LISTEN): queued behind the app's
       // requests, a heartbeat was late by more than the presence window and the node's
       // visitors stopped counting as active. Handshake checks are batched, one at a time.
-      const realtimePool = createPool({ url: databaseUrl, logger, max: 4 });
+      const realtimePool = createPool({ url: databaseUrl, logger, max: budget.realtime });
       stops.push(() => realtimePool.end());
       const realtime = createSocketServer(
         server,
@@ -147,7 +168,7 @@ export async function startSystem(config: Config, logger: Logger): Promise<Runni
           store,
           sessions,
           sessionSecrets: secrets.sessionSecrets,
-          onConnect: sendStateOnConnect(view),
+          onConnect: sendStateOnConnect(view, clock),
           onPromotionEvent: async (key, event) => {
             await promotions.recordEvent(key, event);
           },
@@ -156,6 +177,19 @@ export async function startSystem(config: Config, logger: Logger): Promise<Runni
       );
       webEmitter.bind(realtime.io);
       stops.push(() => realtime.close());
+      // Presence is rewritten as soon as the database answers again, not a beat later.
+      health.onRecovered(() => realtime.presence.rewrite());
+      // This process's tabs hear every maintenance change, and the countdown's ticks, from
+      // this process (never from a worker): see countdown-ticker.ts.
+      const ticker = createCountdownTicker({
+        view,
+        clock,
+        store: createMaintenanceStore(pool),
+        sessions,
+        logger,
+        emitLocal: (event) => realtime.io.local.to(VISITORS_ROOM).emit('maintenance', event),
+      });
+      stops.push(async () => ticker.close());
       // Runs first on stop: Agenda drains its running jobs while sockets and pool still work.
       stops.push(() => jobs.stop());
       const { port } = server.address() as AddressInfo;

@@ -77,9 +77,12 @@ export function emitToVisitors(emitter: RoomEmitter, event: MaintenanceEvent): v
  * countdown" and drop a `maintenance` banner that ops pushed by hand. The state comes from this
  * process's view, so a connect storm costs no query.
  */
-export function sendStateOnConnect(view: { current(): MaintenanceSnapshot }): (socket: Pick<FlashcastSocket, 'emit'>) => void {
+export function sendStateOnConnect(
+  view: { current(): MaintenanceSnapshot },
+  clock: { now(): number } = { now: Date.now },
+): (socket: Pick<FlashcastSocket, 'emit'>) => void {
   return (socket) => {
     const snapshot = view.current();
-    if (snapshot.state !== 'idle') socket.emit('maintenance', stateEvent(snapshot));
+    if (snapshot.state !== 'idle') socket.emit('maintenance', stateEvent(snapshot, clock.now()));
   };
 }

@@ -1,4 +1,4 @@
-import type { RequestHandler } from 'express';
+import type { RequestHandler, Response } from 'express';
 import type { ApiError } from '../../protocol/events.ts';
 import { maintenanceScriptHash, renderMaintenance } from '../web/pages.ts';
 import { maintenancePageMessage } from './maintenance-events.ts';
@@ -50,10 +50,15 @@ export function createMaintenanceGate(view: Pick<MaintenanceView, 'current' | 'i
       return;
     }
     const message = maintenancePageMessage(view.current().message);
-    res.setHeader('Content-Security-Policy', pagePolicy);
-    res
-      .status(503)
-      .type('html')
-      .send(renderMaintenance({ retryAfterSeconds: retryAfter, ...(message ? { message } : {}) }));
+    sendMaintenancePage(res.status(503), retryAfter, message);
   };
+}
+
+/**
+ * The maintenance page (it reloads itself once the site answers again), with its own policy.
+ * Also what a visitor's page request gets while the database is away.
+ */
+export function sendMaintenancePage(res: Response, retryAfterSeconds: number, message?: string): void {
+  res.setHeader('Content-Security-Policy', pagePolicy);
+  res.type('html').send(renderMaintenance({ retryAfterSeconds, ...(message ? { message } : {}) }));
 }

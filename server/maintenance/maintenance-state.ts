@@ -1,4 +1,6 @@
 import type { PoolClient } from 'pg';
+import { systemClock, type DatabaseClock } from '../db/database-clock.ts';
+import { createOutageLog } from '../db/outage-log.ts';
 import type { Pool } from '../db/pool.ts';
 import type { Logger } from '../logger.ts';
 import {
@@ -34,7 +36,7 @@ export interface MaintenanceView {
   /** The newest state this process knows. */
   current(): MaintenanceSnapshot;
   /**
-   * Whether visitors are shut out now: maintenance is on, or a countdown's deadline has
+   * Whether visitors are shut out now (on the database's clock): maintenance is on, or a countdown's deadline has
    * passed. The second case is the moment between the deadline and the worker switching the
    * state to active; answering 503 already then means a tab that reloads on the `active`
    * event always lands on the maintenance page, whichever process serves it and however late
@@ -52,15 +54,23 @@ export interface MaintenanceView {
   close(): Promise<void>;
 }
 
-const defaults = { pollIntervalMs: 2000, reconnectDelayMs: 1000 };
+const defaults = { pollIntervalMs: 2000, reconnectDelayMs: 500 };
+/** The longest wait between two attempts to listen again (the poll covers the meantime). */
+const MAX_RECONNECT_DELAY_MS = 5000;
 
 export function isDown(snapshot: MaintenanceSnapshot, now: number = Date.now()): boolean {
   if (snapshot.state === 'active') return true;
   return snapshot.state === 'countdown' && snapshot.deadline !== undefined && snapshot.deadline.getTime() <= now;
 }
 
-export function createMaintenanceView(deps: { pool: Pool; logger: Logger }, options: MaintenanceViewOptions = {}): MaintenanceView {
+export function createMaintenanceView(
+  deps: { pool: Pool; logger: Logger; clock?: Pick<DatabaseClock, 'now'> },
+  options: MaintenanceViewOptions = {},
+): MaintenanceView {
   const { pool, logger } = deps;
+  const clock = deps.clock ?? systemClock;
+  // One warning when the state can no longer be read or heard, one line when it can again.
+  const outage = createOutageLog(logger, 'maintenance view');
   const pollIntervalMs = options.pollIntervalMs ?? defaults.pollIntervalMs;
   const reconnectDelayMs = options.reconnectDelayMs ?? defaults.reconnectDelayMs;
   const store = createMaintenanceStore(pool);
@@ -88,15 +98,20 @@ export function createMaintenanceView(deps: { pool: Pool; logger: Logger }, opti
 
   async function refresh(): Promise<MaintenanceSnapshot> {
     apply(await store.read());
+    if (listening) outage.recovered();
     return snapshot;
   }
 
+  /** Failed attempts in a row: the wait doubles with each, up to MAX_RECONNECT_DELAY_MS. */
+  let attempts = 0;
   function scheduleReconnect(): void {
     if (closed || reconnect) return;
+    const delay = Math.min(reconnectDelayMs * 2 ** attempts, Math.max(reconnectDelayMs, MAX_RECONNECT_DELAY_MS));
+    attempts += 1;
     reconnect = setTimeout(() => {
       reconnect = undefined;
       void listen();
-    }, reconnectDelayMs);
+    }, delay);
   }
 
   async function listen(): Promise<void> {
@@ -105,7 +120,7 @@ export function createMaintenanceView(deps: { pool: Pool; logger: Logger }, opti
     try {
       client = await pool.connect();
     } catch (error) {
-      logger.warn({ err: error }, 'maintenance state: cannot connect to listen; polling meanwhile');
+      outage.failed(error);
       scheduleReconnect();
       return;
     }
@@ -125,7 +140,7 @@ export function createMaintenanceView(deps: { pool: Pool; logger: Logger }, opti
       if (dropped) return;
       drop(error);
       if (closed) return;
-      logger.warn({ err: error }, 'maintenance state: lost the listening connection; listening again');
+      outage.failed(error ?? new Error('the listening connection ended'));
       scheduleReconnect();
     };
     const onNotification = (message: { channel: string; payload?: string | undefined }) => {
@@ -147,13 +162,14 @@ export function createMaintenanceView(deps: { pool: Pool; logger: Logger }, opti
       return;
     }
     listening = { client, drop };
+    attempts = 0;
     // Whatever changed while nobody was listening.
-    refresh().catch((error: unknown) => logger.warn({ err: error }, 'maintenance state: read failed'));
+    refresh().catch((error: unknown) => outage.failed(error));
   }
 
   return {
     current: () => snapshot,
-    isDown: (now) => isDown(snapshot, now),
+    isDown: (now) => isDown(snapshot, now ?? clock.now()),
     apply,
     refresh,
     onChange(listener) {
@@ -164,7 +180,7 @@ export function createMaintenanceView(deps: { pool: Pool; logger: Logger }, opti
       await refresh();
       await listen();
       poll ??= setInterval(() => {
-        refresh().catch((error: unknown) => logger.warn({ err: error }, 'maintenance state: poll failed'));
+        refresh().catch((error: unknown) => outage.failed(error));
       }, pollIntervalMs);
     },
     async close() {

@@ -6,14 +6,17 @@ import type { Logger } from '../logger.ts';
 import type { RoomEmitter } from '../realtime/push.ts';
 import { VISITORS_ROOM } from '../realtime/rooms.ts';
 import type { Sessions } from '../sessions/sessions.ts';
-import { FLASH_KEY, countdownEvent, countdownText, emitToVisitors, secondsLeft, stateEvent } from './maintenance-events.ts';
+import { systemClock, type DatabaseClock } from '../db/database-clock.ts';
+import { FLASH_KEY, countdownText, secondsLeft } from './maintenance-events.ts';
 import type { MaintenanceView } from './maintenance-state.ts';
 import { createMaintenanceStore, type MaintenanceSnapshot } from './maintenance-store.ts';
 
 /**
  * The maintenance countdown, as ops drive it: start a countdown, see where it stands, cancel
- * it or end maintenance. The ticks and the switch to maintenance at zero are the job's
- * (jobs/maintenance-countdown.ts), on whichever worker runs it.
+ * it or end maintenance. Visitors hear of every change from their own web process, whose
+ * view of the state hears of it as it commits (countdown-ticker.ts, which also sends the
+ * ticks); the switch to maintenance at zero is the job's (jobs/maintenance-countdown.ts), or
+ * the first web process's to see the deadline pass.
  */
 
 /** The Agenda job that drives a countdown; its data is `CountdownJobData`. */
@@ -22,10 +25,7 @@ export const MAINTENANCE_COUNTDOWN_JOB = 'maintenance-countdown';
 export interface CountdownJobData {
   /** ISO time, whole milliseconds: the stored deadline the job drives the countdown to. */
   deadline: string;
-  /**
-   * The last second already sent (by the start itself, or by a worker that handed the
-   * countdown over as it stopped): the run starts with the next one, never sending it twice.
-   */
+  /** Written by earlier versions, when the job sent the ticks; ignored. */
   sentSeconds?: number;
 }
 
@@ -63,8 +63,13 @@ export interface MaintenanceDeps {
   emitter: RoomEmitter;
   /** Queues the countdown job. A started Agenda; in a web-only process it defines no jobs and only queues. */
   agenda: Pick<Agenda, 'now'>;
-  /** This process's view: told of each change made here as it commits, before visitors hear of it. */
+  /**
+   * This process's view: told of each change made here as it commits. Its ticker tells this
+   * process's visitors; the other web processes' views hear of it by NOTIFY.
+   */
   view?: Pick<MaintenanceView, 'apply'>;
+  /** The database's clock, on which deadlines are compared; default: this machine's. */
+  clock?: Pick<DatabaseClock, 'now'>;
 }
 
 export function toStatus(snapshot: MaintenanceSnapshot, now: number = Date.now()): MaintenanceStatus {
@@ -78,29 +83,29 @@ export function toStatus(snapshot: MaintenanceSnapshot, now: number = Date.now()
 
 export function createMaintenance(deps: MaintenanceDeps) {
   const { logger, sessions, emitter } = deps;
+  const clock = deps.clock ?? systemClock;
   const store = createMaintenanceStore(deps.pool);
 
-  /** Back to idle: the flashes go while the row is held, visitors hear of it after the commit. */
+  /** Back to idle: the flashes go while the row is held, visitors hear of it (from their views) after the commit. */
   async function end(onlyDeadline?: Date) {
     const ended = await store.end(async () => {
       await sessions.clearFlashKey(FLASH_KEY);
     }, onlyDeadline);
     if (!ended) return undefined;
     deps.view?.apply(ended.snapshot);
-    emitToVisitors(emitter, stateEvent(ended.snapshot));
     return ended;
   }
 
   return {
     async status(): Promise<MaintenanceStatus> {
-      return toStatus(await store.read());
+      return toStatus(await store.read(), clock.now());
     },
 
     /**
      * Stores the deadline and writes the `maintenance` flash once into every active session
      * (its number is computed from the deadline whenever it is shown); once that is committed,
-     * pushes the flash and the first tick to every tab, then queues the job that ticks every
-     * second after and switches maintenance on at zero. 409 unless idle.
+     * pushes the flash to every tab, then queues the job that switches maintenance on at
+     * zero. The ticks come from each web process's view (countdown-ticker.ts). 409 unless idle.
      */
     async start(input: StartInput): Promise<MaintenanceStatus> {
       let flash: Awaited<ReturnType<Sessions['writeFlash']>> | undefined;
@@ -111,29 +116,24 @@ export function createMaintenance(deps: MaintenanceDeps) {
           data: { deadline: next.deadline!.toISOString() },
         });
       });
-      if (!outcome.started) throw startConflict(outcome.current);
+      if (!outcome.started) throw startConflict(outcome.current, clock.now());
 
       const { snapshot } = outcome;
       const deadline = snapshot.deadline!;
-      deps.view?.apply(snapshot);
       // What push.flash does for the active sessions, but only once the countdown is committed.
       if (flash && flash.sessions > 0) emitter.to(VISITORS_ROOM).emit('flash', flash.flash);
-      // The first tick goes out now, to every tab (also those whose session was not yet counted
-      // as active); the job carries on from the next second, wherever and whenever a worker
-      // picks it up.
-      const now = Date.now();
-      const first = secondsLeft(deadline, now);
-      emitToVisitors(emitter, countdownEvent(snapshot, first, now));
+      // After the flash: this process's ticker sends the first tick to its tabs now.
+      deps.view?.apply(snapshot);
       logger.info({ deadline, seconds: input.seconds, sessions: flash?.sessions ?? 0 }, 'maintenance countdown started');
 
       try {
-        await deps.agenda.now<CountdownJobData>(MAINTENANCE_COUNTDOWN_JOB, { deadline: deadline.toISOString(), sentSeconds: first });
+        await deps.agenda.now<CountdownJobData>(MAINTENANCE_COUNTDOWN_JOB, { deadline: deadline.toISOString() });
       } catch (error) {
         logger.error({ err: error }, 'could not queue the maintenance countdown job; taking the countdown back');
         await end(deadline).catch((endError: unknown) => logger.error({ err: endError }, 'could not take the countdown back'));
         throw new AppError('UNAVAILABLE', 'The countdown could not be queued for the worker, so it was not started. Try again.');
       }
-      return toStatus(snapshot);
+      return toStatus(snapshot, clock.now());
     },
 
     /**
@@ -143,19 +143,19 @@ export function createMaintenance(deps: MaintenanceDeps) {
      */
     async cancel(): Promise<CancelResult> {
       const ended = await end();
-      if (!ended) return { previous: 'idle', status: toStatus(await store.read()) };
+      if (!ended) return { previous: 'idle', status: toStatus(await store.read(), clock.now()) };
       logger.info({ previous: ended.previous.state }, ended.previous.state === 'countdown' ? 'maintenance countdown cancelled' : 'maintenance ended');
-      return { previous: ended.previous.state, status: toStatus(ended.snapshot) };
+      return { previous: ended.previous.state, status: toStatus(ended.snapshot, clock.now()) };
     },
   };
 }
 
 export type Maintenance = ReturnType<typeof createMaintenance>;
 
-function startConflict(current: MaintenanceSnapshot): AppError {
+function startConflict(current: MaintenanceSnapshot, now: number): AppError {
   if (current.state === 'active') {
     return conflict('Maintenance mode is on. End it with DELETE /ops/api/maintenance before starting a new countdown.');
   }
-  const left = current.deadline ? `, ${secondsLeft(current.deadline, Date.now())} s left` : '';
+  const left = current.deadline ? `, ${secondsLeft(current.deadline, now)} s left` : '';
   return conflict(`A countdown is already running (ends at ${current.deadline?.toISOString()}${left}). Cancel it with DELETE /ops/api/maintenance first.`);
 }

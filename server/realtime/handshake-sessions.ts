@@ -4,6 +4,7 @@ import type { Pool } from '../db/pool.ts';
 import type { Logger } from '../logger.ts';
 import { SESSION_COOKIE } from '../http/session-middleware.ts';
 import { sessionKey } from '../sessions/session-key.ts';
+import { createOutageLog } from '../db/outage-log.ts';
 
 /** The most session keys one existence check asks for; more waiting handshakes take more statements. */
 export const MAX_HANDSHAKE_BATCH = 1000;
@@ -69,6 +70,7 @@ export function createHandshakeSessions(
     for (const settle of settles) settle(error);
   };
 
+  const outage = createOutageLog(deps.logger, 'socket handshakes');
   const drain = async (): Promise<void> => {
     running = true;
     while (waiting.size > 0 && !closed) {
@@ -82,8 +84,10 @@ export function createHandshakeSessions(
       try {
         const { rows } = await deps.pool.query<{ sid: string }>(CHECK_SESSIONS, [[...batch.keys()]]);
         found = new Set(rows.map((row) => row.sid));
+        outage.recovered();
       } catch (error) {
-        deps.logger.warn({ err: error, handshakes: batch.size }, 'handshake session check failed; refusing its handshakes');
+        // Refused, and the client retries: once per outage in the log, not once per batch.
+        outage.failed(error);
         found = new Error('session check failed');
       }
       for (const [key, settles] of batch) {

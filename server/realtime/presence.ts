@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { Router } from 'express';
+import { createOutageLog } from '../db/outage-log.ts';
 import type { Pool } from '../db/pool.ts';
 import type { Logger } from '../logger.ts';
 import { PRESENCE_WINDOW_SECONDS } from '../sessions/active-sessions.ts';
@@ -83,9 +84,15 @@ export function createPresence(deps: { pool: Pool; logger: Logger }, options: Pr
 
   // Every write of this node goes through one queue, so a flush never overtakes the beat
   // that (re)registers the node, and two flushes never race on the same rows.
+  // A write that fails (the database away) is logged once per outage; the counts stay dirty
+  // and are written by the next beat that gets through.
+  const outage = createOutageLog(logger, 'presence');
   let queue: Promise<void> = Promise.resolve();
   const enqueue = (task: () => Promise<void>): Promise<void> => {
-    queue = queue.then(task).catch((error: unknown) => logger.warn({ err: error, nodeId }, 'presence write failed'));
+    queue = queue.then(task).then(
+      () => outage.recovered(),
+      (error: unknown) => outage.failed(error),
+    );
     return queue;
   };
 
@@ -120,6 +127,9 @@ export function createPresence(deps: { pool: Pool; logger: Logger }, options: Pr
 
   async function beat(): Promise<void> {
     beatQueued = false;
+    // After an outage every count is written again: the rows may be gone (this node swept by
+    // another meanwhile, or a failover to a server that never had them).
+    if (outage.down) for (const key of sockets.keys()) dirty.add(key);
     const { rowCount } = await pool.query('UPDATE presence_nodes SET heartbeat_at = now() WHERE node_id = $1', [nodeId]);
     if (rowCount === 0) {
       // First beat, or this node was swept (stalled past sweepAfterSeconds): its rows went
@@ -181,6 +191,15 @@ export function createPresence(deps: { pool: Pool; logger: Logger }, options: Pr
       let total = 0;
       for (const count of sockets.values()) total += count;
       return total;
+    },
+
+    /**
+     * The database is back: beat and write every count now, rather than at the next beat,
+     * so the node's visitors count as active again at once.
+     */
+    rewrite(): void {
+      for (const key of sockets.keys()) dirty.add(key);
+      queueBeat();
     },
 
     /** Writes pending changes now (tests, shutdown). */

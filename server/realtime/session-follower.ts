@@ -1,5 +1,6 @@
 import type { Pool } from '../db/pool.ts';
 import type { Logger } from '../logger.ts';
+import { createOutageLog } from '../db/outage-log.ts';
 
 /**
  * Sockets follow their session: a socket whose session has ended (destroyed, expired,
@@ -34,15 +35,17 @@ export function createSessionFollower(
     return rows.map((row) => row.key);
   }
 
+  const outage = createOutageLog(deps.logger, 'session follower');
   const timer = setInterval(() => {
     // A check that outlasts the interval (a busy database) is not stacked with another.
     if (running) return;
     running = true;
     check()
       .then((ended) => {
+        outage.recovered();
         if (ended.length > 0) deps.logger.debug({ sessions: ended.length }, 'disconnected sockets of ended sessions');
       })
-      .catch((error: unknown) => deps.logger.warn({ err: error }, 'session follow check failed'))
+      .catch((error: unknown) => outage.failed(error))
       .finally(() => {
         running = false;
       });

@@ -8,6 +8,7 @@ import {
   type PromotionEvent,
   type ServerToClientEvents,
 } from '../../protocol/events.ts';
+import { errorSummary } from '../db/outage-log.ts';
 import type { Pool } from '../db/pool.ts';
 import type { Logger } from '../logger.ts';
 import { flashIdSchema } from '../sessions/flash.ts';
@@ -245,7 +246,7 @@ function createAckQueue(remove: (ids: string[]) => Promise<unknown>, logger: Log
         await remove(ids);
       } catch (error) {
         // The flashes stay; the widget shows them again on the next load, and acks again.
-        logger.warn({ err: error }, 'acknowledging flashes failed');
+        logger.warn({ err: errorSummary(error) }, 'acknowledging flashes failed');
       }
     }
     running = false;
@@ -263,6 +264,6 @@ async function runSafely(work: () => unknown, logger: Logger, message: string): 
   try {
     await work();
   } catch (error) {
-    logger.warn({ err: error }, message);
+    logger.warn({ err: errorSummary(error) }, message);
   }
 }

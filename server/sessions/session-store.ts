@@ -74,14 +74,17 @@ export class SessionStore extends PGStore {
   override get(sid: string, callback: Callback<SessionData>): void {
     const key = sessionKey(sid);
     this.#pool
-      .query<{ sess: SessionData; refresh_due: boolean; flash: FlashRow[] }>({
+      .query<{ sess: SessionData; refresh_due: boolean; flash: FlashRow[]; now_ms: string }>({
         // Named, so each connection plans it once: this runs on every request with a cookie,
         // and planning the correlated subquery cost more than executing it (bench/flash-storage).
         name: 'flashcast-session-get',
-        // One round trip: the session, whether its expiry is due for extension, and its flashes.
+        // One round trip: the session, whether its expiry is due for extension, its flashes,
+        // and the database's time, on which a countdown flash's seconds are counted (its
+        // deadline is on that clock, whatever this machine's says).
         text: `SELECT s.sess,
                 s.expire < now() + make_interval(secs => $2) AS refresh_due,
-                ${sessionFlashesSql} AS flash
+                ${sessionFlashesSql} AS flash,
+                (extract(epoch FROM clock_timestamp()) * 1000)::bigint AS now_ms
            FROM session s
           WHERE s.sid = $1 AND s.expire > now()`,
         values: [key, (this.#ttlMs * (1 - REFRESH_FRACTION)) / 1000],
@@ -94,7 +97,7 @@ export class SessionStore extends PGStore {
           if (this.#dueForRefresh.size >= MAX_PENDING_REFRESHES) this.#dueForRefresh.clear();
           this.#dueForRefresh.add(key);
         }
-        const now = Date.now();
+        const now = Number(row.now_ms);
         callback(null, { ...row.sess, flash: row.flash.map((flash) => presentFlash(flash, now)) } as SessionData);
       }, callback);
   }

@@ -40,14 +40,17 @@ interface SessionRow {
   sess: Record<string, unknown>;
   expire: Date;
   flash: FlashRow[];
+  /** The database's time: a countdown flash's seconds are counted on its clock. */
+  now_ms: string;
 }
 
 const selectSession = `
   SELECT s.sid, s.sess, s.expire,
-         ${sessionFlashesSql} AS flash
+         ${sessionFlashesSql} AS flash,
+         (extract(epoch FROM clock_timestamp()) * 1000)::bigint AS now_ms
     FROM session s`;
 
-function toStoredSession(row: SessionRow, now: number): StoredSession {
+function toStoredSession(row: SessionRow, now: number = Number(row.now_ms)): StoredSession {
   return { key: row.sid, data: row.sess, expire: row.expire, flashes: row.flash.map((f) => presentFlash(f, now)) };
 }
 
@@ -65,7 +68,7 @@ export function createSessions(deps: { pool: Pool }) {
   return {
     async find(key: string): Promise<StoredSession | undefined> {
       const { rows } = await pool.query<SessionRow>(`${selectSession} WHERE s.sid = $1 AND s.expire > now()`, [key]);
-      return rows[0] ? toStoredSession(rows[0], Date.now()) : undefined;
+      return rows[0] ? toStoredSession(rows[0]) : undefined;
     },
 
     /** Every live session, a batch at a time, in key order (keyset paging: no OFFSET scans). */
@@ -77,8 +80,7 @@ export function createSessions(deps: { pool: Pool }) {
           [after, batchSize],
         );
         if (rows.length === 0) return;
-        const now = Date.now();
-        yield rows.map((row) => toStoredSession(row, now));
+        yield rows.map((row) => toStoredSession(row));
         after = rows[rows.length - 1]!.sid;
         if (rows.length < batchSize) return;
       }

@@ -10,7 +10,10 @@ import type { MaintenanceEvent, MaintenanceState } from '../../protocol/events.t
 import { createMaintenanceGate } from '../../server/maintenance/maintenance-gate.ts';
 import { createMaintenanceRoutes } from '../../server/maintenance/maintenance-routes.ts';
 import { createMaintenanceView, type MaintenanceView, type MaintenanceViewOptions } from '../../server/maintenance/maintenance-state.ts';
-import { MAINTENANCE_CHANNEL, parseSnapshotPayload } from '../../server/maintenance/maintenance-store.ts';
+import { MAINTENANCE_CHANNEL, createMaintenanceStore, parseSnapshotPayload } from '../../server/maintenance/maintenance-store.ts';
+import { createCountdownTicker, type CountdownTicker } from '../../server/maintenance/countdown-ticker.ts';
+import { systemClock } from '../../server/db/database-clock.ts';
+import { VISITORS_ROOM } from '../../server/realtime/rooms.ts';
 import { createMaintenance, type Maintenance } from '../../server/maintenance/maintenance.ts';
 import { sendStateOnConnect } from '../../server/maintenance/maintenance-events.ts';
 import { createPresenceRoutes } from '../../server/realtime/presence.ts';
@@ -71,11 +74,21 @@ export async function startMaintenanceApp(options: { view?: MaintenanceViewOptio
   const workers: Array<{ handle: AgendaHandle; stopping: AbortController }> = [];
   const listening: TestSocket[] = [];
   let web: AgendaHandle | undefined;
+  let ticker: CountdownTicker | undefined;
   try {
     await view!.start();
     web = await createAgenda({ pool: t.pool, logger: testLogger, processName: `web-${randomUUID()}`, processEvery: 200 });
     await web.agenda.start();
     maintenance = createMaintenance({ pool: t.pool, logger: testLogger, sessions: t.sessions, emitter: t.realtime.io, agenda: web.agenda, view: view! });
+    // As server/system.ts wires a web process: its tabs hear the state and the ticks from it.
+    ticker = createCountdownTicker({
+      view: view!,
+      clock: systemClock,
+      store: createMaintenanceStore(t.pool),
+      sessions: t.sessions,
+      logger: testLogger,
+      emitLocal: (event) => t.realtime.io.local.to(VISITORS_ROOM).emit('maintenance', event),
+    });
   } catch (error) {
     await web?.stop();
     await view?.close();
@@ -127,6 +140,7 @@ export async function startMaintenanceApp(options: { view?: MaintenanceViewOptio
       // Stopping workers hand a running countdown over rather than wait for it in drain().
       for (const worker of workers) worker.stopping.abort();
       for (const worker of workers) await worker.handle.stop();
+      ticker?.close();
       await web!.stop();
       await view!.close();
       await t.close();
@@ -164,6 +178,8 @@ export const ticks = (events: readonly MaintenanceEvent[]): number[] =>
 
 export interface WorkerProcess {
   child: ChildProcess;
+  /** Its Agenda's process name, as agenda_jobs.last_modified_by records who claimed a job. */
+  processName: string;
   /** What the worker emitted, in order, as `{room, event, payload}`. */
   emitted: Array<{ room: string | string[]; event: string; payload: MaintenanceEvent }>;
   /** Resolves once the worker emitted something that matches. */
@@ -177,6 +193,7 @@ export interface WorkerProcess {
  * Its emits are written to stdout and collected here.
  */
 export async function startWorkerProcess(databaseUrl: string, lockLifetimeMs: number): Promise<WorkerProcess> {
+  const processName = `crashing-worker-${randomUUID()}`;
   const child = spawn(process.execPath, ['--import', 'tsx', 'test/maintenance/countdown-worker.ts'], {
     cwd: rootDir,
     env: {
@@ -184,7 +201,7 @@ export async function startWorkerProcess(databaseUrl: string, lockLifetimeMs: nu
       HOME: process.env.HOME ?? '/root',
       DATABASE_URL: databaseUrl,
       LOCK_LIFETIME_MS: String(lockLifetimeMs),
-      PROCESS_NAME: `crashing-worker-${randomUUID()}`,
+      PROCESS_NAME: processName,
     },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
@@ -205,6 +222,7 @@ export async function startWorkerProcess(databaseUrl: string, lockLifetimeMs: nu
   await started;
   return {
     child,
+    processName,
     emitted,
     waitFor(match) {
       return new Promise((resolve) => {
