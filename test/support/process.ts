@@ -16,7 +16,12 @@ export interface StartedProcess {
  * Runs `server/main.ts` as `npm start` does (after the build), in its own process group so a
  * test can send a Ctrl-C to the whole group. Resolves once it logs the URL it serves.
  */
-export function startProcess(env: Record<string, string>, entry = 'server/main.ts'): Promise<StartedProcess> {
+export function startProcess(
+  env: Record<string, string>,
+  entry = 'server/main.ts',
+  /** The log line that says it is up; default: the one naming the URL it serves (a worker has none). */
+  ready: RegExp = /"url":"(http:\/\/[^"]+)"/,
+): Promise<StartedProcess> {
   const child = spawn(process.execPath, ['--import', 'tsx', entry], {
     cwd: rootDir,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/root', PORT: '0', LOG_LEVEL: 'info', ...env },
@@ -28,8 +33,8 @@ export function startProcess(env: Record<string, string>, entry = 'server/main.t
   return new Promise((resolve, reject) => {
     const onData = (chunk: Buffer) => {
       output += chunk.toString();
-      const match = /"url":"(http:\/\/[^"]+)"/.exec(output);
-      if (match) resolve({ child, url: match[1]!, output: () => output, exited });
+      const match = ready.exec(output);
+      if (match) resolve({ child, url: match[1] ?? '', output: () => output, exited });
     };
     child.stdout!.on('data', onData);
     child.stderr!.on('data', onData);
