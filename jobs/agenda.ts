@@ -1,6 +1,9 @@
 import { Agenda, type Job, type JobStateNotification } from 'agenda';
-import { PostgresBackend } from '@agendajs/postgres-backend';
-import type { Pool } from '../server/db/pool.ts';
+import { PostgresBackend, PostgresNotificationChannel } from '@agendajs/postgres-backend';
+import type pg from 'pg';
+import { createListenPool, type ListenPool } from '../server/db/listen-connection.ts';
+import { createOutageLog, errorSummary } from '../server/db/outage-log.ts';
+import { isDatabaseUnavailable, type Pool } from '../server/db/pool.ts';
 import { AppError } from '../server/errors.ts';
 import type { Logger } from '../server/logger.ts';
 
@@ -34,14 +37,23 @@ export async function createAgenda(options: AgendaOptions): Promise<AgendaHandle
   // rejection; asking first turns it into an error we can report.
   await options.pool.query('SELECT 1');
   const mongo = options.mongodbUrl ? await (await import('./mongo-backend.ts')).createMongoBackend(options.mongodbUrl) : undefined;
-  const backend = mongo?.backend ?? new PostgresBackend({ pool: options.pool, tableName: JOBS_TABLE, ensureSchema: false });
+  // Ours instead of the one PostgresBackend would make: see DurableNotificationChannel.
+  const channel = mongo ? undefined : new DurableNotificationChannel(options.pool, options.logger);
+  const backend =
+    mongo?.backend ?? new PostgresBackend({ pool: options.pool, tableName: JOBS_TABLE, ensureSchema: false, disableNotifications: true });
   const agenda = new Agenda({
     backend,
+    ...(channel ? { notificationChannel: channel } : {}),
     name: options.processName,
     processEvery: options.processEvery ?? '5 seconds',
     defaultLockLifetime: 60_000,
   });
-  agenda.on('error', (error: unknown) => options.logger.error({ err: error }, 'agenda error'));
+  agenda.on('error', (error: unknown) => {
+    // Its job scans fail while the database is away, every processEvery: the outage is
+    // logged once by the database health check, and the scans resume by themselves.
+    if (isDatabaseUnavailable(error)) options.logger.debug({ err: errorSummary(error) }, 'agenda: database unavailable');
+    else options.logger.error({ err: error }, 'agenda error');
+  });
   await agenda.ready;
 
   let stopped = false;
@@ -59,9 +71,95 @@ export async function createAgenda(options: AgendaOptions): Promise<AgendaHandle
         );
       }
       await agenda.stop();
+      // Agenda disconnects the channel only if its start() succeeded; one that failed may
+      // still be retrying its LISTEN.
+      await channel?.disconnect();
       await mongo?.close();
     },
   };
+}
+
+/**
+ * Agenda's PostgreSQL notification channel (one LISTEN connection, on the channel
+ * PostgresBackend would use), made to outlive that connection. Works around
+ * @agendajs/postgres-backend 3.0.6 (PostgresNotificationChannel) on agenda 6.2.6
+ * (BaseNotificationChannel), where a lost LISTEN connection
+ * - crashed the process: the client's error is re-emitted as 'error' on the channel, which
+ *   nothing listens to (and a failed reconnect in its timer is emitted there too);
+ * - was noticed only through an 'error' while connected, never through a quiet 'end';
+ * - was retried every 100 ms without backoff: connect() zeroes the attempt count that both
+ *   the backoff and the limit (maxAttempts, 10 by default) are computed from;
+ * - could leave a client checked out when a connect failed after taking one, or when it
+ *   finished after disconnect().
+ * Here: clients come from the guarded pool of listen-connection.ts (errors handled, lost
+ * clients released), a loss is logged once per outage and its end once, and the channel
+ * retries forever, 250 ms doubling to 5 s (cut short once another client of the pool
+ * connects), one timer at a time, none after disconnect().
+ */
+class DurableNotificationChannel extends PostgresNotificationChannel {
+  readonly #listen: ListenPool;
+  #closed = false;
+
+  constructor(pool: Pool, logger: Logger) {
+    super({ reconnect: { enabled: true, maxAttempts: Number.POSITIVE_INFINITY, initialDelayMs: 250, maxDelayMs: 5000 } });
+    const outage = createOutageLog(logger, 'Agenda notifications');
+    this.#listen = createListenPool(pool, {
+      lost: (error) => {
+        outage.failed(error ?? new Error('The LISTEN connection ended.'));
+        if (this.state === 'connected') this.scheduleReconnect();
+      },
+      // The database is back: no need to sit out the rest of the backoff.
+      reachable: () => {
+        if (this.#closed || !this.reconnectTimeout) return;
+        this.clearReconnect();
+        this.connect().catch((error: unknown) => this.emit('error', error));
+      },
+    });
+    this.setPool(this.#listen as unknown as pg.Pool);
+    this.on('error', (error: unknown) => {
+      if (this.#closed) return;
+      // While connected, the error is a notification that failed (a handler, a payload),
+      // not the connection: the guarded pool reports that first, and the channel is
+      // reconnecting by the time the client's error arrives here.
+      if (this.state === 'connected') logger.warn({ err: errorSummary(error) }, 'Agenda notification failed');
+      else outage.failed(error);
+    });
+    this.on('stateChange', (state: string) => {
+      if (state !== 'connected') return;
+      this.reconnectAttempts = 0;
+      outage.recovered();
+    });
+  }
+
+  override async connect(): Promise<void> {
+    this.#closed = false;
+    try {
+      await super.connect();
+    } catch (error) {
+      // A client taken before the LISTEN failed; upstream kept it checked out.
+      this.#listen.releaseAll();
+      throw error;
+    }
+    // disconnect() came while this connect was under way: its client is already released.
+    if (this.#closed) this.setState('disconnected');
+  }
+
+  override async disconnect(): Promise<void> {
+    this.#closed = true;
+    await super.disconnect();
+    this.#listen.releaseAll();
+  }
+
+  protected override scheduleReconnect(): void {
+    if (this.#closed || this.reconnectTimeout) return;
+    super.scheduleReconnect();
+  }
+
+  /** Upstream also zeroes the attempts here, at the start of each connect(); they are zeroed once connected instead. */
+  protected override clearReconnect(): void {
+    clearTimeout(this.reconnectTimeout);
+    this.reconnectTimeout = undefined;
+  }
 }
 
 export interface JobOutcome {

@@ -2,7 +2,10 @@ import { createAdapter } from '@socket.io/postgres-adapter';
 import { Emitter } from '@socket.io/postgres-emitter';
 // socket.io-adapter is the peer dependency @socket.io/postgres-adapter is built on.
 import { Adapter, MessageType, type BroadcastOptions } from 'socket.io-adapter';
+import type pg from 'pg';
 import type { ServerToClientEvents } from '../../protocol/events.ts';
+import { createListenPool, type ListenPool } from '../db/listen-connection.ts';
+import { createOutageLog, errorSummary, type OutageLog } from '../db/outage-log.ts';
 import type { Pool } from '../db/pool.ts';
 import type { Logger } from '../logger.ts';
 import type { RoomEmitter } from './push.ts';
@@ -27,10 +30,31 @@ type ClusterAdapter = ReturnType<AdapterFactory>;
  * consecutive emits reach local sockets out of order when their NOTIFYs finish out of order.
  * With connection state recovery off (it is: the adapter does not support it) the offset it
  * waits for is unused, so nothing is lost by not waiting.
+ *
+ * And its LISTEN connection outlives the database going away (superviseListenConnection):
+ * a lost connection is logged once, released, and opened again until the database is back.
  */
-export function createClusterAdapter(pool: Pool, logger: Logger): AdapterFactory {
-  const make = createAdapter(pool, {
-    errorHandler: (error) => logger.warn({ err: error }, 'Socket.IO PostgreSQL adapter failed'),
+export interface ClusterAdapterHooks {
+  /**
+   * This process listens again after it had lost its LISTEN connection: whatever other
+   * processes published meanwhile never reached its sockets (NOTIFY is not stored).
+   */
+  onListenRestored?(): void;
+}
+
+export function createClusterAdapter(pool: Pool, logger: Logger, hooks: ClusterAdapterHooks = {}): AdapterFactory {
+  const outage = createOutageLog(logger, 'Socket.IO adapter');
+  let supervisor: ListenSupervisor | undefined;
+  const listen = createListenPool(pool, {
+    lost: (error) => outage.failed(error ?? new Error('The LISTEN connection ended.')),
+    reachable: () => supervisor?.reconnectNow(),
+  });
+  const make = createAdapter(listen as unknown as pg.Pool, {
+    // While the LISTEN connection is down, so is the database: one warning for the outage
+    // (above), not one per failed publish.
+    errorHandler: (error) => {
+      if (!outage.down) logger.warn({ err: errorSummary(error) }, 'Socket.IO PostgreSQL adapter failed');
+    },
   });
   let patched = false;
   // Socket.IO calls this with `new`: a function, not an arrow, returning the adapter.
@@ -38,7 +62,7 @@ export function createClusterAdapter(pool: Pool, logger: Logger): AdapterFactory
     const adapter = make(nsp);
     if (!patched) {
       patched = true;
-      releaseLateListenClient((adapter as unknown as { client: PubSubClientLike }).client);
+      supervisor = superviseListenConnection((adapter as unknown as { client: PubSubClientLike }).client, listen, outage, hooks);
     }
     adapter.broadcast = (packet: unknown, opts: BroadcastOptions): Promise<void> => {
       if (!opts.flags?.local) {
@@ -57,42 +81,65 @@ export function createClusterAdapter(pool: Pool, logger: Logger): AdapterFactory
 
 /** The parts of the adapter's (untyped) PubSubClient that the patch below touches. */
 interface PubSubClientLike {
-  client?: { release(): void; removeAllListeners(event: string): void };
+  client?: object;
+  reconnectTimer?: ReturnType<typeof setTimeout>;
   close(): void;
+  initClient(): Promise<void>;
   scheduleReconnection(): void;
 }
 
 /**
- * The adapter starts acquiring its LISTEN connection when it is created. Closed before that
- * connection arrived (a stop right after start), it kept the connection when it came, never
- * released it, and the pool's end() then waited forever: the process hung on shutdown. Here
- * a connection that arrives after close is released at once, and no reconnection is
- * scheduled after close.
+ * Works around @socket.io/postgres-adapter 0.5.0's PubSubClient (dist/util.js), which holds
+ * the LISTEN connection. Upstream it attached no 'error' listener to that client (a
+ * restart or a terminated backend crashed the process: "Unhandled 'error' event"), never
+ * released a client that ended (each loss kept a pool slot until the pool was exhausted),
+ * could schedule two reconnections for one loss (a failed LISTEN and the client's 'end'),
+ * hence two LISTEN clients, and kept a client that arrived after close(), so the pool's
+ * end() waited forever. The guarded pool (listen-connection.ts) handles the client's errors
+ * and releases it; here at most one reconnection is pending, none after close(), and
+ * close() also releases a client still being opened. Its delay stays upstream's (1 to 3 s),
+ * cut short by reconnectNow() when the database is seen to be back.
  */
-function releaseLateListenClient(pubsub: PubSubClientLike): void {
+interface ListenSupervisor {
+  reconnectNow(): void;
+}
+
+function superviseListenConnection(
+  pubsub: PubSubClientLike,
+  listen: ListenPool,
+  outage: OutageLog,
+  hooks: ClusterAdapterHooks,
+): ListenSupervisor {
   let closed = false;
-  let current = pubsub.client;
-  Object.defineProperty(pubsub, 'client', {
-    configurable: true,
-    get: () => current,
-    set: (client: PubSubClientLike['client']) => {
-      if (closed && client) {
-        client.removeAllListeners('end');
-        client.release();
-        current = undefined;
-      } else {
-        current = client;
-      }
-    },
-  });
+  let pending = false;
   const close = pubsub.close.bind(pubsub);
+  const initClient = pubsub.initClient.bind(pubsub);
+  const scheduleReconnection = pubsub.scheduleReconnection.bind(pubsub);
+  pubsub.scheduleReconnection = () => {
+    if (closed || pending) return;
+    pending = true;
+    scheduleReconnection();
+  };
+  // Called by the reconnection timer; upstream's own catches every error.
+  pubsub.initClient = async () => {
+    pending = false;
+    await initClient();
+    if (pubsub.client && !closed) {
+      outage.recovered();
+      hooks.onListenRestored?.();
+    }
+  };
   pubsub.close = () => {
     closed = true;
     close();
+    listen.releaseAll();
   };
-  const scheduleReconnection = pubsub.scheduleReconnection.bind(pubsub);
-  pubsub.scheduleReconnection = () => {
-    if (!closed) scheduleReconnection();
+  return {
+    reconnectNow() {
+      if (closed || !pending) return;
+      clearTimeout(pubsub.reconnectTimer);
+      void pubsub.initClient();
+    },
   };
 }
 
@@ -114,7 +161,7 @@ export function createWorkerEmitter(pool: Pool, options: { logger?: Logger } = {
   const guardedPool = {
     query: (text: string, values?: unknown[]): Promise<QueryResultLike> =>
       pool.query(text, values).catch((error: unknown) => {
-        options.logger?.warn({ err: error }, 'Socket.IO PostgreSQL emitter failed to publish');
+        options.logger?.warn({ err: errorSummary(error) }, 'Socket.IO PostgreSQL emitter failed to publish');
         // An attachment insert that failed yields no id; the notice that follows then names
         // no namespace, and every adapter ignores it.
         return { rows: [{ id: null }] };
