@@ -51,7 +51,7 @@ export async function createAgenda(options: AgendaOptions): Promise<AgendaHandle
   agenda.on('error', (error: unknown) => {
     // Its job scans fail while the database is away, every processEvery: the outage is
     // logged once by the database health check, and the scans resume by themselves.
-    if (isDatabaseUnavailable(error)) options.logger.debug({ err: errorSummary(error) }, 'agenda: database unavailable');
+    if (isDatabaseUnavailable(error)) options.logger.debug({ error: errorSummary(error) }, 'agenda: database unavailable');
     else options.logger.error({ err: error }, 'agenda error');
   });
   await agenda.ready;
@@ -121,7 +121,7 @@ class DurableNotificationChannel extends PostgresNotificationChannel {
       // While connected, the error is a notification that failed (a handler, a payload),
       // not the connection: the guarded pool reports that first, and the channel is
       // reconnecting by the time the client's error arrives here.
-      if (this.state === 'connected') logger.warn({ err: errorSummary(error) }, 'Agenda notification failed');
+      if (this.state === 'connected') logger.warn({ error: errorSummary(error) }, 'Agenda notification failed');
       else outage.failed(error);
     });
     this.on('stateChange', (state: string) => {

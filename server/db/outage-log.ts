@@ -29,7 +29,7 @@ export function createOutageLog(logger: Logger, component: string): OutageLog {
     failed(error) {
       if (since !== undefined) return;
       since = Date.now();
-      logger.warn({ component, err: errorSummary(error) }, `${component}: lost the database; retrying until it is back`);
+      logger.warn({ component, error: errorSummary(error) }, `${component}: lost the database; retrying until it is back`);
     },
     recovered() {
       if (since === undefined) return;

@@ -17,7 +17,7 @@ export function createPool(options: { url: string; logger: Logger; max?: number 
     // exhausted, a request waits this long at most and then answers 503, rather than hang.
     connectionTimeoutMillis: 10_000,
   });
-  pool.on('error', (error) => options.logger.debug({ err: errorSummary(error) }, 'an idle PostgreSQL connection failed'));
+  pool.on('error', (error) => options.logger.debug({ error: errorSummary(error) }, 'an idle PostgreSQL connection failed'));
   return pool;
 }
 

@@ -53,7 +53,7 @@ export function createClusterAdapter(pool: Pool, logger: Logger, hooks: ClusterA
     // While the LISTEN connection is down, so is the database: one warning for the outage
     // (above), not one per failed publish.
     errorHandler: (error) => {
-      if (!outage.down) logger.warn({ err: errorSummary(error) }, 'Socket.IO PostgreSQL adapter failed');
+      if (!outage.down) logger.warn({ error: errorSummary(error) }, 'Socket.IO PostgreSQL adapter failed');
     },
   });
   let patched = false;
@@ -161,7 +161,7 @@ export function createWorkerEmitter(pool: Pool, options: { logger?: Logger } = {
   const guardedPool = {
     query: (text: string, values?: unknown[]): Promise<QueryResultLike> =>
       pool.query(text, values).catch((error: unknown) => {
-        options.logger?.warn({ err: errorSummary(error) }, 'Socket.IO PostgreSQL emitter failed to publish');
+        options.logger?.warn({ error: errorSummary(error) }, 'Socket.IO PostgreSQL emitter failed to publish');
         // An attachment insert that failed yields no id; the notice that follows then names
         // no namespace, and every adapter ignores it.
         return { rows: [{ id: null }] };
