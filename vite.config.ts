@@ -1,5 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vite';
+import { browserBuildDir } from './server/project-paths.ts';
 import { ASSETS_BASE, ASSETS_DIR } from './server/web/assets.ts';
 
 /**
@@ -9,8 +10,10 @@ import { ASSETS_BASE, ASSETS_DIR } from './server/web/assets.ts';
  *   client/visitor/main.ts  store pages' script and the banner widget
  *   client/ops/main.ts      the ops console
  *
- * Output: dist/client/assets/<name>-<hash>.js|css, served by the server at /assets/ (the
- * folder only: the manifest, dist/client/.vite/manifest.json, stays unserved).
+ * Output: dist/browser/assets/<name>-<hash>.js|css, served by the server at /assets/ (the
+ * folder only: the manifest, dist/browser/.vite/manifest.json, stays unserved). dist/browser,
+ * not dist/client: the compiled server (tsconfig.build.json) keeps the source tree's layout
+ * under dist/, where dist/client/ holds the browser code the server imports.
  */
 const fromHere = (relative: string) => fileURLToPath(new URL(relative, import.meta.url));
 
@@ -19,13 +22,15 @@ export default defineConfig({
   base: ASSETS_BASE,
   publicDir: false,
   build: {
-    outDir: fromHere('./dist/client'),
+    outDir: browserBuildDir,
     emptyOutDir: true,
     // URL of a built file = base + its manifest `file` ("assets/visitor-<hash>.js").
     assetsDir: ASSETS_DIR,
     manifest: true,
     target: 'es2022',
-    sourcemap: true,
+    // No source maps: everything under dist/browser/assets is served publicly, and a map would
+    // publish the full client source. To debug a build locally: `npx vite build --sourcemap`.
+    sourcemap: false,
     rolldownOptions: {
       input: {
         visitor: fromHere('./client/visitor/main.ts'),

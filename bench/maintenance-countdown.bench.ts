@@ -267,7 +267,8 @@ export async function run(ctx: BenchContext): Promise<BenchResult> {
       opsApi: [createMaintenanceRoutes(maintenance)],
       visitorGate: createMaintenanceGate(view),
     },
-    { sessionSecrets: [SECRET], sessionTtlSeconds: TTL_SECONDS, opsToken: OPS_TOKEN, production: false },
+    // Thousands of visitors from one address: SESSION_RATE_LIMIT off, as for any load test.
+    { sessionSecrets: [SECRET], sessionTtlSeconds: TTL_SECONDS, opsToken: OPS_TOKEN, production: false, sessionRateLimit: 0 },
   );
   const server: Server = createServer(app);
   // As server/system.ts wires it: Socket.IO gets a pool of its own, the server a deep accept queue.

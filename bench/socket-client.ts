@@ -364,10 +364,11 @@ async function serverRole(): Promise<ServerApi> {
             push,
             // No page is rendered here; the built client need not exist.
             assets: () => ({ scripts: [], styles: [] }),
-            clientDir: fileURLToPath(new URL('../dist/client', import.meta.url)),
+            clientDir: fileURLToPath(new URL('../dist/browser', import.meta.url)),
             opsApi: [presenceModule.createPresenceRoutes({ pool })],
           },
-          { sessionSecrets: [BENCH_SECRET], sessionTtlSeconds: BENCH_TTL_SECONDS, opsToken: BENCH_OPS_TOKEN, production: false },
+          // Thousands of visitors from one address: SESSION_RATE_LIMIT off, as for any load test.
+          { sessionSecrets: [BENCH_SECRET], sessionTtlSeconds: BENCH_TTL_SECONDS, opsToken: BENCH_OPS_TOKEN, production: false, sessionRateLimit: 0 },
         );
         const server = createServer(app);
         answer.url = await listen(server, 4096);

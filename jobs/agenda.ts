@@ -3,6 +3,7 @@ import { PostgresBackend, PostgresNotificationChannel } from '@agendajs/postgres
 import type pg from 'pg';
 import { createListenPool, type ListenPool } from '../server/db/listen-connection.ts';
 import { createOutageLog, errorSummary } from '../server/db/outage-log.ts';
+import type { Metrics } from '../server/metrics.ts';
 import { isDatabaseUnavailable, type Pool } from '../server/db/pool.ts';
 import { AppError } from '../server/errors.ts';
 import type { Logger } from '../server/logger.ts';
@@ -18,12 +19,26 @@ export interface AgendaOptions {
   processName: string;
   /** How often a worker looks for due jobs when no notification woke it. */
   processEvery?: string | number;
+  metrics?: Pick<Metrics, 'databaseReconnects'> | undefined;
 }
 
 export interface AgendaHandle {
   agenda: Agenda;
   /** Waits for running jobs, releases the ones this process had claimed, then stops. */
   stop(): Promise<void>;
+}
+
+/** The MongoDB packages are optional dependencies: loaded only when MONGODB_URL is set. */
+async function loadMongoBackend(): Promise<typeof import('./mongo-backend.ts')> {
+  try {
+    return await import('./mongo-backend.ts');
+  } catch (error) {
+    if ((error as { code?: unknown }).code !== 'ERR_MODULE_NOT_FOUND') throw error;
+    throw new Error(
+      'MONGODB_URL is set but the optional packages mongodb and @agendajs/mongo-backend are not installed: install them (npm install --include=optional) or unset MONGODB_URL.',
+      { cause: error },
+    );
+  }
 }
 
 /**
@@ -36,9 +51,9 @@ export async function createAgenda(options: AgendaOptions): Promise<AgendaHandle
   // The constructor connects at once and an unreachable database there is an unhandled
   // rejection; asking first turns it into an error we can report.
   await options.pool.query('SELECT 1');
-  const mongo = options.mongodbUrl ? await (await import('./mongo-backend.ts')).createMongoBackend(options.mongodbUrl) : undefined;
+  const mongo = options.mongodbUrl ? await (await loadMongoBackend()).createMongoBackend(options.mongodbUrl) : undefined;
   // Ours instead of the one PostgresBackend would make: see DurableNotificationChannel.
-  const channel = mongo ? undefined : new DurableNotificationChannel(options.pool, options.logger);
+  const channel = mongo ? undefined : new DurableNotificationChannel(options.pool, options.logger, options.metrics);
   const backend =
     mongo?.backend ?? new PostgresBackend({ pool: options.pool, tableName: JOBS_TABLE, ensureSchema: false, disableNotifications: true });
   const agenda = new Agenda({
@@ -100,9 +115,9 @@ class DurableNotificationChannel extends PostgresNotificationChannel {
   readonly #listen: ListenPool;
   #closed = false;
 
-  constructor(pool: Pool, logger: Logger) {
+  constructor(pool: Pool, logger: Logger, metrics?: Pick<Metrics, 'databaseReconnects'>) {
     super({ reconnect: { enabled: true, maxAttempts: Number.POSITIVE_INFINITY, initialDelayMs: 250, maxDelayMs: 5000 } });
-    const outage = createOutageLog(logger, 'Agenda notifications');
+    const outage = createOutageLog(logger, 'Agenda notifications', metrics);
     this.#listen = createListenPool(pool, {
       lost: (error) => {
         outage.failed(error ?? new Error('The LISTEN connection ended.'));

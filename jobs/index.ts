@@ -4,6 +4,7 @@ import type { Agenda, JobWithState } from 'agenda';
 import type { Pool } from '../server/db/pool.ts';
 import { AppError, notFound } from '../server/errors.ts';
 import type { Logger } from '../server/logger.ts';
+import type { Metrics } from '../server/metrics.ts';
 import { createAgenda, waitForJob } from './agenda.ts';
 import { parseEvery } from './every.ts';
 import type { JobDefinition, JobDeps } from './job-definition.ts';
@@ -11,6 +12,7 @@ import { lastJobResults, readJobResult } from './job-results.ts';
 import { maintenanceCountdownJob } from './maintenance-countdown.ts';
 import { promotionRoundJob } from './promotion-round.ts';
 import { sessionCleanupJob } from './session-cleanup.ts';
+import { withTransaction } from '../server/db/transaction.ts';
 
 /** Every job flashcast runs. A worker defines them all; a web process defines none. */
 export const jobDefinitions: readonly JobDefinition[] = [promotionRoundJob, sessionCleanupJob, maintenanceCountdownJob];
@@ -33,6 +35,8 @@ export interface StartJobsOptions {
   definitions?: readonly JobDefinition[];
   /** How long runNow waits for the run to finish (default 2 minutes). */
   runTimeoutMs?: number;
+  /** Counts this process's runs, their durations and failures, by job. */
+  metrics?: Metrics | undefined;
 }
 
 /** One job as the ops API lists it. Times are ISO strings, null when there is none. */
@@ -99,6 +103,7 @@ export async function startJobs(options: StartJobsOptions): Promise<Jobs> {
     processName: options.processName,
     ...(options.mongodbUrl ? { mongodbUrl: options.mongodbUrl } : {}),
     ...(options.processEvery !== undefined ? { processEvery: options.processEvery } : {}),
+    metrics: options.metrics,
   });
   const { agenda } = handle;
 
@@ -112,6 +117,7 @@ export async function startJobs(options: StartJobsOptions): Promise<Jobs> {
         if (remote || !job.attrs) return;
         logger.error({ err: error, job: job.attrs.name, jobId: String(job.attrs._id) }, 'job failed');
       });
+      if (options.metrics) countRuns(agenda, options.metrics);
       await installDefaultSchedules(agenda, pool, definitions);
       for (const definition of definitions) await definition.resume?.(agenda, deps);
     }
@@ -181,6 +187,24 @@ export async function startJobs(options: StartJobsOptions): Promise<Jobs> {
 }
 
 /**
+ * Counts the runs this process ran, as they complete: Agenda emits 'complete' after
+ * 'success' or 'fail', and re-emits other processes' events with `remote` set, which are
+ * theirs to count.
+ */
+function countRuns(agenda: Agenda, metrics: Metrics): void {
+  const failed = new WeakSet<object>();
+  agenda.on('fail', (_error: unknown, job: object, remote?: boolean) => {
+    if (!remote) failed.add(job);
+  });
+  agenda.on('complete', (job: { attrs?: { name: string; lastRunAt?: Date | null } }, remote?: boolean) => {
+    if (remote || !job.attrs) return;
+    const name = job.attrs.name;
+    metrics.jobRuns.inc({ job: name, result: failed.delete(job) ? 'failure' : 'success' });
+    if (job.attrs.lastRunAt) metrics.jobSeconds.observe({ job: name }, (Date.now() - new Date(job.attrs.lastRunAt).getTime()) / 1000);
+  });
+}
+
+/**
  * Creates each job's default schedule the first time any worker starts on this database,
  * and never again: not when several workers start together, not after a restart, and not
  * after ops removed or changed it (their change inserts the same marker).
@@ -207,21 +231,13 @@ async function installDefaultSchedules(agenda: Agenda, pool: Pool, definitions: 
  * a failed change rolls the marker back, so the next start tries again.
  */
 async function withScheduleMarker(pool: Pool, name: string, when: 'if-new' | 'always', change: () => Promise<void>): Promise<void> {
-  const client = await pool.connect();
-  try {
-    await client.query('BEGIN');
+  await withTransaction(pool, async (client) => {
     const { rowCount } = await client.query(
       'INSERT INTO job_default_schedules (job_name) VALUES ($1) ON CONFLICT (job_name) DO NOTHING',
       [name],
     );
     if (when === 'always' || rowCount === 1) await change();
-    await client.query('COMMIT');
-  } catch (error) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw error;
-  } finally {
-    client.release();
-  }
+  });
 }
 
 /** One job's line in the list, from all of its Agenda rows (the schedule and any run-now runs). */

@@ -3,6 +3,7 @@ import type { DatabaseClock } from '../server/db/database-clock.ts';
 import type { Pool } from '../server/db/pool.ts';
 import type { MaintenanceView } from '../server/maintenance/maintenance-state.ts';
 import type { Logger } from '../server/logger.ts';
+import type { Metrics } from '../server/metrics.ts';
 import type { Push, RoomEmitter } from '../server/realtime/push.ts';
 import type { Sessions } from '../server/sessions/sessions.ts';
 
@@ -17,6 +18,8 @@ export interface JobDeps {
   emitter: RoomEmitter;
   /** The database's clock (deadlines are compared on it); default: this machine's. */
   clock?: Pick<DatabaseClock, 'now'>;
+  /** This process's metrics: a job counts what it writes outside `sessions` (a promotion round's flashes). */
+  metrics?: Metrics;
   /** This process's view of the maintenance state; a countdown run opens its own when unset. */
   maintenanceView?: Pick<MaintenanceView, 'current' | 'refresh' | 'onChange'>;
   /**

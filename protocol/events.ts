@@ -49,8 +49,11 @@ export interface PromotionEvent {
   action: 'displayed' | 'clicked' | 'dismissed';
 }
 
-/** Codes carried by `connect_error` when a handshake is refused. */
-export type HandshakeErrorCode = 'NO_SESSION' | 'ORIGIN_NOT_ALLOWED';
+/**
+ * Codes carried by `connect_error` when a handshake is refused. TOO_MANY_SOCKETS: the session
+ * already has as many sockets open as the server allows (tabs beyond that get no live banners).
+ */
+export type HandshakeErrorCode = 'NO_SESSION' | 'ORIGIN_NOT_ALLOWED' | 'TOO_MANY_SOCKETS';
 
 export interface FlashesResponse {
   flashes: Flash[];

@@ -11,6 +11,8 @@ export class OpsApiError extends Error {
     readonly status: number,
     readonly code: string,
     message: string,
+    /** Retry-After of a 429 (too many refused tokens from this address), in seconds. */
+    readonly retryAfterSeconds?: number,
   ) {
     super(message);
     this.name = 'OpsApiError';
@@ -25,8 +27,12 @@ export interface OpsClient {
 export interface OpsClientOptions {
   /** Where flashcast runs, such as http://127.0.0.1:3000; '' for the page's own origin. */
   baseUrl: string;
-  token(): string | undefined;
-  /** The token was refused (401): the console forgets it and asks for another. */
+  /**
+   * The bearer token (the CLI: OPS_TOKEN or an operator token). Left out, requests carry no
+   * Authorization header and rely on the ops session cookie (the console, after POST /session).
+   */
+  token?(): string | undefined;
+  /** The credentials were refused (401): the console shows its sign-in again. */
   onUnauthorized?(): void;
 }
 
@@ -37,16 +43,20 @@ async function readError(response: Response): Promise<OpsApiError> {
     typeof body?.error?.message === 'string' && body.error.message !== ''
       ? body.error.message
       : `The server answered ${response.status} ${response.statusText}`.trim();
-  return new OpsApiError(response.status, code, message);
+  const retryAfter = Number(response.headers.get('retry-after'));
+  return new OpsApiError(response.status, code, message, Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter : undefined);
 }
 
 export function createOpsClient(options: OpsClientOptions): OpsClient {
   const where = (path: string) => (options.baseUrl ? new URL(`/ops/api${path}`, options.baseUrl).toString() : `/ops/api${path}`);
 
   async function request<T>(method: string, path: string, body?: unknown): Promise<T> {
-    const token = options.token();
-    if (!token) throw new OpsApiError(401, 'UNAUTHORIZED', 'No ops token: paste it in the console, or set OPS_TOKEN for the CLI.');
-    const headers: Record<string, string> = { authorization: `Bearer ${token}`, accept: 'application/json' };
+    const headers: Record<string, string> = { accept: 'application/json' };
+    if (options.token) {
+      const token = options.token();
+      if (!token) throw new OpsApiError(401, 'UNAUTHORIZED', 'No ops token: set OPS_TOKEN (or an operator token) for the CLI.');
+      headers.authorization = `Bearer ${token}`;
+    }
     if (body !== undefined) headers['content-type'] = 'application/json';
     let response: Response;
     try {
@@ -55,6 +65,8 @@ export function createOpsClient(options: OpsClientOptions): OpsClient {
         headers,
         body: body === undefined ? undefined : JSON.stringify(body),
         cache: 'no-store',
+        // The console's ops session cookie; same-origin only, never sent anywhere else.
+        credentials: 'same-origin',
       });
     } catch {
       const at = options.baseUrl ? ` at ${options.baseUrl}` : '';

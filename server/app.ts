@@ -3,17 +3,22 @@ import helmet from 'helmet';
 import path from 'node:path';
 import type { Pool } from './db/pool.ts';
 import type { Logger } from './logger.ts';
+import type { Metrics } from './metrics.ts';
 import { createErrorHandler, notFoundHandler } from './http/error-handler.ts';
-import { requireOpsLogin, requireOpsToken } from './http/ops-auth.ts';
+import { createHealthRoutes, sendMetrics } from './http/health-routes.ts';
+import { createOpsAccess, type OpsAccessOptions } from './http/ops-access.ts';
 import { createOpsSessionRoutes } from './http/ops-routes.ts';
+import { createRequestLog, measureRequests } from './http/request-log.ts';
 import { createSessionMiddleware } from './http/session-middleware.ts';
+import { createSessionRateLimit } from './http/session-rate-limit.ts';
+import { DEFAULT_SESSION_RATE_LIMIT } from './config.ts';
 import { createVisitorRoutes } from './http/visitor-routes.ts';
 import { sendMaintenancePage } from './maintenance/maintenance-gate.ts';
 import type { Push } from './realtime/push.ts';
 import type { Sessions } from './sessions/sessions.ts';
 import type { SessionStore } from './sessions/session-store.ts';
 import type { PageAssets } from './web/assets.ts';
-import { renderOpsConsole } from './web/pages.ts';
+import { pageStyleHash, renderOpsConsole, renderTooManyRequests } from './web/pages.ts';
 
 export interface AppDeps {
   pool: Pool;
@@ -26,12 +31,14 @@ export interface AppDeps {
   clientDir: string;
   /** More ops API routers (promotions, jobs, maintenance), mounted under /ops/api. */
   opsApi?: Router[];
-  /** More ops pages (Agendash), mounted under /ops behind the token. */
+  /** More ops pages (Agendash), mounted under /ops behind ops access (session or token, roles, audit). */
   opsPages?: Array<{ path: string; handler: RequestHandler | Router }>;
   /** Runs before the visitor routes; maintenance mode answers 503 here. */
   visitorGate?: RequestHandler;
   /** /readyz: whether this process takes traffic now (started, not draining, database reachable). */
   ready?: () => boolean;
+  /** Request durations, and GET /metrics behind the ops token (server/metrics.ts). */
+  metrics?: Metrics;
 }
 
 export interface AppConfig {
@@ -39,6 +46,12 @@ export interface AppConfig {
   sessionTtlSeconds: number;
   opsToken: string;
   production: boolean;
+  /** SESSION_RATE_LIMIT: new sessions a minute from one address; 0: none. Default DEFAULT_SESSION_RATE_LIMIT. */
+  sessionRateLimit?: number;
+  /** Idle timeout of an ops console session (default 30 minutes); short in tests. */
+  opsSessionIdleSeconds?: number;
+  /** Refused ops tokens per client address before 429 (default 10 a minute). */
+  opsSignInLimits?: OpsAccessOptions['signInLimits'];
 }
 
 /**
@@ -49,6 +62,8 @@ export function createApp(deps: AppDeps, config: AppConfig) {
   const app = express();
   if (config.production) app.set('trust proxy', 1);
   app.disable('x-powered-by');
+  app.use(createRequestLog(deps.logger));
+  if (deps.metrics) app.use(measureRequests(deps.metrics));
   app.use(
     helmet({
       contentSecurityPolicy: {
@@ -56,6 +71,10 @@ export function createApp(deps: AppDeps, config: AppConfig) {
           // Socket.IO's websocket is same-origin; 'self' covers ws(s) in current browsers.
           'connect-src': ["'self'"],
           'img-src': ["'self'", 'data:'],
+          // Helmet's default allows any https: stylesheet and inline style; ours are all built
+          // files (the maintenance and 429 pages carry their own policy with their style's hash).
+          'style-src': ["'self'"],
+          'font-src': ["'self'", 'data:'],
           'upgrade-insecure-requests': config.production ? [] : null,
         },
       },
@@ -72,42 +91,50 @@ export function createApp(deps: AppDeps, config: AppConfig) {
     secureCookies: config.production,
   });
 
+  // Ops access (server/http/ops-access.ts): no cross-site writes anywhere under /ops; bearer
+  // tokens or the console's ops session; every write audited; viewers only read.
+  const opsAccess = createOpsAccess(
+    { pool: deps.pool, logger: deps.logger },
+    { bootstrapToken: config.opsToken, production: config.production, idleSeconds: config.opsSessionIdleSeconds, signInLimits: config.opsSignInLimits },
+  );
+  app.use('/ops', opsAccess.guard);
   const opsApi = express.Router();
-  opsApi.use(requireOpsToken(config.opsToken));
+  // Ops JSON (sessions, audit, presence) is nobody's to cache, whatever the answer.
+  opsApi.use((_req, res, next) => {
+    res.setHeader('Cache-Control', 'no-store');
+    next();
+  });
+  opsApi.use(opsAccess.signInRoutes);
+  opsApi.use(...opsAccess.protectApi);
+  opsApi.use(opsAccess.routes);
   opsApi.use(createOpsSessionRoutes({ sessions: deps.sessions, push: deps.push }));
   for (const router of deps.opsApi ?? []) opsApi.use(router);
   opsApi.use(notFoundHandler);
   app.use('/ops/api', opsApi);
-  for (const page of deps.opsPages ?? []) app.use(`/ops${page.path}`, requireOpsLogin(config.opsToken), page.handler);
+  for (const page of deps.opsPages ?? []) app.use(`/ops${page.path}`, ...opsAccess.protectPage, page.handler);
   app.get('/ops', (_req, res) => {
     res.type('html').send(renderOpsConsole({ assets: deps.assets('ops') }));
   });
 
-  app.get('/healthz', async (_req, res) => {
-    try {
-      await deps.pool.query('SELECT 1');
-      res.json({ status: 'ok' });
-    } catch {
-      res.status(503).json({ status: 'unavailable' });
-    }
-  });
-
-  // Readiness, apart from liveness: a load balancer stops sending visitors here while this
-  // process drains or cannot reach its database, without restarting it.
-  app.get('/readyz', (_req, res) => {
-    const ready = deps.ready?.() ?? true;
-    res.setHeader('Cache-Control', 'no-store');
-    res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'unavailable' });
-  });
+  app.use(createHealthRoutes({ pool: deps.pool, ready: deps.ready }));
+  // Ops credentials here; without them on METRICS_PORT (health-routes.ts createProbeApp).
+  if (deps.metrics) app.get('/metrics', ...opsAccess.protectApi, sendMetrics(deps.metrics));
 
   if (deps.visitorGate) app.use(deps.visitorGate);
   app.use(sessionMiddleware);
-  app.use(createVisitorRoutes({ pool: deps.pool, store: deps.store, sessions: deps.sessions, assets: () => deps.assets('visitor') }));
+  const newSessions = createSessionRateLimit({ perMinute: config.sessionRateLimit ?? DEFAULT_SESSION_RATE_LIMIT });
+  app.use(
+    createVisitorRoutes({ pool: deps.pool, store: deps.store, sessions: deps.sessions, assets: () => deps.assets('visitor'), newSessions }),
+  );
   app.use('/api', notFoundHandler);
   app.use(
     createErrorHandler(deps.logger, {
       sendUnavailablePage: (res, retryAfterSeconds) =>
         sendMaintenancePage(res, retryAfterSeconds, 'We cannot reach our database for a moment. This page tries again by itself.'),
+      sendTooManyRequestsPage: (res, retryAfterSeconds) => {
+        res.setHeader('Content-Security-Policy', `default-src 'none'; style-src ${pageStyleHash}; base-uri 'none'; form-action 'none'; frame-ancestors 'none'`);
+        res.type('html').send(renderTooManyRequests({ retryAfterSeconds }));
+      },
     }),
   );
 

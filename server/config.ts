@@ -14,6 +14,14 @@ import { z } from 'zod';
 export const DEFAULT_POOL_MAX = 15;
 export const MIN_POOL_MAX = 6;
 
+/**
+ * SESSION_RATE_LIMIT's default: new sessions a minute from one client address (an IPv6
+ * client's /64). One a second, with a burst of as many, is more than a household or an office
+ * behind one address starts; a flood from one address stores at most this many trial sessions
+ * a minute (README "Visitor abuse"). Each web process counts on its own.
+ */
+export const DEFAULT_SESSION_RATE_LIMIT = 60;
+
 const commaList = z
   .string()
   .transform((value) => value.split(',').map((item) => item.trim()).filter(Boolean));
@@ -22,6 +30,13 @@ const schema = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
   PORT: z.coerce.number().int().min(0).max(65535).default(3000).describe('HTTP port'),
   HOST: z.string().min(1).default('127.0.0.1').describe('address to listen on'),
+  METRICS_PORT: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(65535)
+    .optional()
+    .describe('when set, /metrics (without the ops token), /healthz and /readyz are also served on this port, on HOST'),
   DATABASE_URL: z
     .string()
     .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// or postgresql:// URL')
@@ -33,6 +48,13 @@ const schema = z.object({
     .optional()
     .describe('cookie signing secrets, newest first, comma-separated for rotation'),
   SESSION_TTL_SECONDS: z.coerce.number().int().min(1).default(86400).describe('idle lifetime of a session'),
+  SESSION_RATE_LIMIT: z.coerce
+    .number()
+    .int('must be a whole number of sessions a minute')
+    .min(0, 'must be 0 (no limit) or more')
+    .max(1_000_000)
+    .default(DEFAULT_SESSION_RATE_LIMIT)
+    .describe('new sessions a minute from one client address; 0 turns the limit off (load tests, benchmarks)'),
   OPS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional().describe('bearer token of the ops API'),
   ALLOWED_ORIGINS: commaList
     .pipe(z.array(z.url('each origin must be a URL such as https://shop.example')))
@@ -63,11 +85,15 @@ export interface Config {
   readonly env: 'development' | 'production' | 'test';
   readonly port: number;
   readonly host: string;
+  /** METRICS_PORT: a second HTTP server for /metrics, /healthz and /readyz; unset: none. */
+  readonly metricsPort: number | undefined;
   readonly databaseUrl: string | undefined;
   readonly dataDir: string;
   /** Set by the entry point from the environment or from DATA_DIR's generated secrets. */
   readonly sessionSecrets: readonly string[] | undefined;
   readonly sessionTtlSeconds: number;
+  /** SESSION_RATE_LIMIT: new sessions a minute from one client address; 0: no limit. */
+  readonly sessionRateLimit: number;
   readonly opsToken: string | undefined;
   readonly allowedOrigins: readonly string[] | undefined;
   readonly role: 'all' | 'web' | 'worker';
@@ -112,6 +138,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     if (!e.SESSION_SECRET) problems.push('SESSION_SECRET: required when NODE_ENV=production');
     if (!e.OPS_TOKEN) problems.push('OPS_TOKEN: required when NODE_ENV=production');
   }
+  if (e.METRICS_PORT !== undefined && e.METRICS_PORT !== 0 && e.METRICS_PORT === e.PORT && e.ROLE !== 'worker') {
+    problems.push(`METRICS_PORT: must differ from PORT (${e.PORT}), which serves the site`);
+  }
   if (e.FLASHCAST_TEST_CLOCK_SKEW_MS !== undefined && e.NODE_ENV !== 'test') {
     problems.push('FLASHCAST_TEST_CLOCK_SKEW_MS: a test hook, accepted only with NODE_ENV=test');
   }
@@ -120,10 +149,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     env: e.NODE_ENV,
     port: e.PORT,
     host: e.HOST,
+    metricsPort: e.METRICS_PORT,
     databaseUrl: e.DATABASE_URL,
     dataDir: e.DATA_DIR,
     sessionSecrets: e.SESSION_SECRET ? Object.freeze([...e.SESSION_SECRET]) : undefined,
     sessionTtlSeconds: e.SESSION_TTL_SECONDS,
+    sessionRateLimit: e.SESSION_RATE_LIMIT,
     opsToken: e.OPS_TOKEN,
     allowedOrigins: e.ALLOWED_ORIGINS ? Object.freeze([...e.ALLOWED_ORIGINS]) : undefined,
     role: e.ROLE,

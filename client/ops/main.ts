@@ -1,17 +1,18 @@
 /// <reference types="vite/client" />
 /**
  * The ops console (/ops): live presence, session stats, flashes, promotions with their
- * results, job schedules and maintenance, all through /ops/api with the operator's token.
+ * results, job schedules, maintenance and the audit trail, all through /ops/api.
  *
- * The token is pasted once and kept in sessionStorage: it lives as long as the tab and is
- * never sent anywhere but the Authorization header of /ops/api calls.
+ * The operator signs in with a token once (POST /ops/api/session); from then on the browser
+ * holds an ops session cookie (HttpOnly, SameSite=Strict) and the token is kept nowhere. The
+ * same session opens Agendash. A 401 (idle timeout, sign-out elsewhere, revoked operator)
+ * brings the sign-in back.
  */
 import './ops.css';
 import { safeHref } from '../visitor/banner-logic.ts';
 import { createOpsClient, OpsApiError } from '../../protocol/ops-client.ts';
 import { barChart, sparkline } from './charts.ts';
 
-const TOKEN_KEY = 'flashcast.opsToken';
 const PRESENCE_EVERY_MS = 2000;
 const SESSIONS_EVERY_MS = 10_000;
 const SLOW_EVERY_MS = 15_000;
@@ -163,28 +164,12 @@ function poller(work: () => Promise<void>, every: number): Poller {
 const alertBox = required<HTMLElement>('#ops-alert');
 const tokenForm = required<HTMLFormElement>('#token-form');
 const tokenInput = required<HTMLInputElement>('input[name="token"]', tokenForm);
-const forgetButton = required<HTMLButtonElement>('#token-forget');
+const signOutButton = required<HTMLButtonElement>('#sign-out');
+const whoBox = required<HTMLElement>('#ops-who');
 const main = required<HTMLElement>('#ops-main');
 
-function readToken(): string | undefined {
-  try {
-    return sessionStorage.getItem(TOKEN_KEY) ?? undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-let token = readToken();
-
-function setToken(value: string | undefined): void {
-  token = value;
-  try {
-    if (value) sessionStorage.setItem(TOKEN_KEY, value);
-    else sessionStorage.removeItem(TOKEN_KEY);
-  } catch {
-    // Storage disabled: the token lives in memory until the page is closed.
-  }
-}
+/** Who is signed in; undefined while the sign-in form shows. */
+let signedIn: { actor: string; role: string } | undefined;
 
 function showAlert(text: string | undefined): void {
   alertBox.textContent = text ?? '';
@@ -193,10 +178,8 @@ function showAlert(text: string | undefined): void {
 
 const api = createOpsClient({
   baseUrl: '',
-  token: () => token,
   onUnauthorized: () => {
-    setToken(undefined);
-    signIn('The ops token was refused (401). Paste the current OPS_TOKEN.');
+    if (signedIn) signIn('Your ops session has ended (30 minutes without use, signed out, or the token was revoked). Sign in again.');
   },
 });
 
@@ -683,6 +666,99 @@ required<HTMLButtonElement>('#jobs-refresh').addEventListener('click', (event) =
 });
 
 // ---------------------------------------------------------------------------------------------
+// Audit trail
+
+interface AuditEntry {
+  id: number;
+  at: string;
+  actor: string;
+  role?: string;
+  action: string;
+  target?: string;
+  params?: unknown;
+  ip?: string;
+  userAgent?: string;
+  result: string;
+  status?: number;
+}
+
+const auditCard = required<HTMLElement>('#audit-card');
+const auditStatus = statusOf(auditCard);
+const auditForm = required<HTMLFormElement>('#audit-form');
+const auditRows = required<HTMLElement>('#audit-rows');
+const auditOlder = required<HTMLButtonElement>('#audit-older');
+let auditNext: number | undefined;
+
+function auditQuery(before?: number): string {
+  const form = new FormData(auditForm);
+  const query = new URLSearchParams({ limit: '25' });
+  for (const name of ['actor', 'action', 'result']) {
+    const value = String(form.get(name) ?? '').trim();
+    if (value) query.set(name, value);
+  }
+  if (before !== undefined) query.set('before', String(before));
+  return query.toString();
+}
+
+function auditRow(entry: AuditEntry): HTMLElement {
+  const params = entry.params === undefined ? '' : JSON.stringify(entry.params);
+  const action = h('td', {}, h('code', { text: entry.action }));
+  if (params) action.append(h('span', { class: 'audit-params', text: params.length > 160 ? `${params.slice(0, 160)}…` : params, attrs: { title: params } }));
+  return h(
+    'tr',
+    { attrs: { 'data-audit-id': String(entry.id), 'data-result': entry.result } },
+    h('td', {}, relative(entry.at)),
+    h('td', {}, h('strong', { text: entry.actor }), entry.role ? h('span', { class: 'muted', text: ` ${entry.role}` }) : ''),
+    action,
+    h('td', { text: entry.target ?? '—', attrs: entry.target ? {} : { 'data-empty': '' } }),
+    h('td', {}, h('span', { class: `badge badge--${entry.result === 'ok' ? 'on' : 'off'} result--${entry.result}`, text: entry.status ? `${entry.result} ${entry.status}` : entry.result })),
+    h('td', { class: 'audit-from', text: entry.ip ?? '—', attrs: entry.userAgent ? { title: entry.userAgent } : {} }),
+  );
+}
+
+/** The newest page, or (`older`) the next page down; the newest page is redrawn on refresh. */
+async function loadAudit(older = false): Promise<void> {
+  const body = asRecord(await api.get<unknown>(`/audit?${auditQuery(older ? auditNext : undefined)}`));
+  const entries = listFrom(body, 'entries') as AuditEntry[];
+  auditNext = typeof body.next === 'number' ? body.next : undefined;
+  const rows = entries.map(auditRow);
+  if (older) auditRows.append(...rows);
+  else auditRows.replaceChildren(...(rows.length > 0 ? rows : [h('tr', {}, h('td', { class: 'muted', text: 'No entries.', attrs: { colspan: '6' } }))]));
+  auditOlder.hidden = auditNext === undefined;
+}
+
+async function refreshAudit(): Promise<void> {
+  // Paging back stays put: only the first page follows new entries by itself.
+  if (auditRows.querySelectorAll('tr').length > 25) return;
+  try {
+    await loadAudit();
+    auditStatus.clearError();
+  } catch (error) {
+    auditStatus.error(error);
+  }
+}
+
+auditForm.addEventListener('submit', (event) => {
+  event.preventDefault();
+  void act(auditStatus, required<HTMLButtonElement>('button[type="submit"]', auditForm), 'Loading…', async () => {
+    await loadAudit();
+    return '';
+  });
+});
+required<HTMLButtonElement>('#audit-refresh').addEventListener('click', (event) => {
+  void act(auditStatus, event.currentTarget as HTMLButtonElement, 'Refreshing…', async () => {
+    await loadAudit();
+    return 'Up to date.';
+  });
+});
+auditOlder.addEventListener('click', () => {
+  void act(auditStatus, auditOlder, 'Loading older entries…', async () => {
+    await loadAudit(true);
+    return '';
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
 // Start
 
 const pollers = [
@@ -690,10 +766,11 @@ const pollers = [
   poller(loadSessionStats, SESSIONS_EVERY_MS),
   poller(refreshPromotions, SLOW_EVERY_MS),
   poller(refreshJobs, SLOW_EVERY_MS),
+  poller(refreshAudit, SLOW_EVERY_MS),
 ];
 
 function startPolling(): void {
-  if (token && !document.hidden) for (const p of pollers) p.start();
+  if (signedIn && !document.hidden) for (const p of pollers) p.start();
 }
 
 function stopPolling(): void {
@@ -701,35 +778,72 @@ function stopPolling(): void {
 }
 
 function signIn(message?: string): void {
+  signedIn = undefined;
   stopPolling();
   main.hidden = true;
-  forgetButton.hidden = true;
+  signOutButton.hidden = true;
+  whoBox.hidden = true;
   tokenForm.hidden = false;
   showAlert(message);
   tokenInput.focus();
 }
 
-function openConsole(): void {
+function openConsole(who: { actor: string; role: string }): void {
+  signedIn = who;
+  // Viewers read only: the write controls are hidden (ops.css); the server refuses them anyway.
+  document.body.dataset.role = who.role;
+  whoBox.textContent = `${who.actor} · ${who.role}`;
+  whoBox.hidden = false;
   tokenForm.hidden = true;
   main.hidden = false;
-  forgetButton.hidden = false;
+  signOutButton.hidden = false;
   showAlert(undefined);
   for (const status of allStatuses) status.clear();
   startPolling();
+}
+
+function whoFrom(body: unknown): { actor: string; role: string } {
+  const record = asRecord(body);
+  return { actor: str(record.actor) ?? '?', role: str(record.role) ?? 'viewer' };
 }
 
 tokenForm.addEventListener('submit', (event) => {
   event.preventDefault();
   const value = tokenInput.value.trim();
   if (!value) return;
-  setToken(value);
-  tokenInput.value = '';
-  openConsole();
+  const button = required<HTMLButtonElement>('[type="submit"]', tokenForm);
+  button.disabled = true;
+  void api
+    .send<unknown>('POST', '/session', { token: value })
+    .then(
+      (body) => {
+        tokenInput.value = '';
+        openConsole(whoFrom(body));
+      },
+      (error: unknown) => {
+        if (error instanceof OpsApiError && error.status === 401) showAlert('That token was refused. Check it and try again.');
+        else if (error instanceof OpsApiError && error.status === 429) {
+          showAlert(`Too many refused tokens from this address; try again in ${error.retryAfterSeconds ?? 60} s.`);
+        } else showAlert(describe(error));
+        tokenInput.select();
+      },
+    )
+    .finally(() => {
+      button.disabled = false;
+    });
 });
 
-forgetButton.addEventListener('click', () => {
-  setToken(undefined);
-  signIn('Token forgotten.');
+signOutButton.addEventListener('click', () => {
+  signOutButton.disabled = true;
+  void api
+    .send('DELETE', '/session')
+    .then(
+      () => signIn('Signed out.'),
+      (error: unknown) => showAlert(describe(error)),
+    )
+    .finally(() => {
+      signOutButton.disabled = false;
+    });
 });
 
 // A hidden tab stops polling; coming back refreshes at once.
@@ -738,5 +852,8 @@ document.addEventListener('visibilitychange', () => {
   else startPolling();
 });
 
-if (token) openConsole();
-else signIn();
+// Already signed in (the ops session cookie of an earlier visit)?
+api.get<unknown>('/session').then(
+  (body) => openConsole(whoFrom(body)),
+  () => signIn(),
+);

@@ -15,8 +15,21 @@ import { MAX_ACK_IDS, type Flash } from '../../protocol/events.ts';
 /** The keys the system itself uses; any other key is styled as "other". */
 export type BannerTone = 'notice' | 'alert' | 'promotion' | 'maintenance' | 'other';
 
+/** connect-flash's usual types (`req.flash('success', …)`) take the tone of their meaning. */
+const toneAliases: Record<string, BannerTone> = { info: 'notice', success: 'notice', error: 'alert', danger: 'alert', warning: 'alert' };
+
 export function toneOf(key: string): BannerTone {
-  return key === 'notice' || key === 'alert' || key === 'promotion' || key === 'maintenance' ? key : 'other';
+  if (key === 'notice' || key === 'alert' || key === 'promotion' || key === 'maintenance') return key;
+  return toneAliases[key] ?? 'other';
+}
+
+/**
+ * A live copy of a stored flash (what `req.flash` pushes, see server/sessions/flash-middleware.ts):
+ * the id of the stored flash it shows, which the tab treats as shown too.
+ */
+export function copyOf(flash: Pick<Flash, 'data'>): string | undefined {
+  const id = flash.data?.copyOf;
+  return typeof id === 'string' && id !== '' ? id : undefined;
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {
@@ -115,6 +128,9 @@ export function createFlashTracker(): FlashTracker {
     offer(flash) {
       if (seen.has(flash.id)) return { kind: 'duplicate' };
       seen.add(flash.id);
+      // Its original, arriving later (a reconnect's pending flashes), is the same message.
+      const original = copyOf(flash);
+      if (original !== undefined) seen.add(original);
       const previous = latestByKey.get(flash.key);
       if (previous && createdAtMs(flash) < createdAtMs(previous)) return { kind: 'superseded' };
       latestByKey.set(flash.key, flash);
@@ -226,9 +242,17 @@ export function splitCountdownMessage(message: string): CountdownParts | undefin
   };
 }
 
+/** "second" for 1, "seconds" for any other number. */
+export const secondsUnit = (seconds: number): string => (seconds === 1 ? 'second' : 'seconds');
+
+/** The word after a countdown's number ("seconds", "second"), made to agree with the number. */
+export function agreeUnit(after: string, seconds: number): string {
+  return after.replace(/^(\s*)seconds?\b/i, (_match, space: string) => space + secondsUnit(seconds));
+}
+
 /** The text of a countdown banner built from a live event, when no flash gave one. */
 export function countdownMessage(seconds: number, extra?: string): string {
   if (extra && splitCountdownMessage(extra)) return extra;
-  const base = `Server shutting down in ${seconds} seconds`;
+  const base = `Server shutting down in ${seconds} ${secondsUnit(seconds)}`;
   return extra ? `${base}. ${extra}` : base;
 }

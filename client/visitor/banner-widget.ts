@@ -21,7 +21,9 @@ import type {
   ServerToClientEvents,
 } from '../../protocol/events.ts';
 import {
+  agreeUnit,
   clockOffset,
+  copyOf,
   countdownMessage,
   createAckBatcher,
   createFlashTracker,
@@ -44,7 +46,20 @@ export interface BannerWidget {
 export interface BannerWidgetOptions {
   /** A socket to use instead of connecting one (tests, or a page that shares its socket). */
   socket?: VisitorSocket;
+  /**
+   * Also fetch `GET /api/flashes` after every connect (default true: the store's pages). The
+   * server sends pending flashes over the socket at connect anyway; the script for other sites
+   * (client/widget) relies on that alone.
+   */
+  fetchPending?: boolean;
 }
+
+/**
+ * A tab that shows a live copy (`data.copyOf`, from `req.flash`) acknowledges the stored flash
+ * this much later: long enough for the page that the flashing request redirects to, in another
+ * tab, to read or show it first; short enough that an unread one does not come back on every load.
+ */
+export const COPY_ACK_DELAY_MS = 3000;
 
 const TICK_MS = 250;
 /** After a countdown reaches zero without news, check the site at these delays. */
@@ -218,9 +233,17 @@ export function startBannerWidget(region: HTMLElement, options: BannerWidgetOpti
 
   function tick(): void {
     if (!countdown) return;
-    const left = String(secondsLeft(countdown.deadline, Date.now(), countdown.offset));
+    const seconds = secondsLeft(countdown.deadline, Date.now(), countdown.offset);
+    const left = String(seconds);
     for (const number of region.querySelectorAll<HTMLElement>('[data-maintenance-countdown]')) {
-      if (number.textContent !== left) number.textContent = left;
+      if (number.textContent === left) continue;
+      number.textContent = left;
+      // "1 second", not "1 seconds": the word after the number follows it.
+      const after = number.nextSibling;
+      if (after?.nodeType === Node.TEXT_NODE) {
+        const agreed = agreeUnit(after.textContent ?? '', seconds);
+        if (agreed !== after.textContent) after.textContent = agreed;
+      }
     }
     if (left === '0' && zeroChecks.length === 0) scheduleZeroChecks();
   }
@@ -352,9 +375,10 @@ export function startBannerWidget(region: HTMLElement, options: BannerWidgetOpti
   function show(flash: Flash, rendered?: HTMLElement): void {
     const offer = tracker.offer(flash);
     if (offer.kind === 'duplicate') return;
+    const original = copyOf(flash);
     if (offer.kind === 'superseded') {
       rendered?.remove();
-      acks.add(flash.id);
+      if (original === undefined) acks.add(flash.id);
       return;
     }
     place(flash.key, rendered ?? buildBanner(flash.key, flash.message, flash), flash);
@@ -362,7 +386,9 @@ export function startBannerWidget(region: HTMLElement, options: BannerWidgetOpti
       if (countdownDismissed) countdownDismissed = false;
       countdownFromFlash(flash);
     }
-    acks.add(flash.id);
+    // A copy is stored nowhere: its original is acknowledged, later (COPY_ACK_DELAY_MS).
+    if (original === undefined) acks.add(flash.id);
+    else later(() => acks.add(original), COPY_ACK_DELAY_MS);
     promotionEvent(flash, 'displayed');
   }
 
@@ -393,7 +419,8 @@ export function startBannerWidget(region: HTMLElement, options: BannerWidgetOpti
     for (const id of unsent) acks.add(id);
     unsent.clear();
     for (const event of queuedPromotionEvents.splice(0)) socket.emit('promotion:event', event);
-    void fetchPending();
+    // The server sends the pending flashes over the socket at connect as well; ids shown once.
+    if (options.fetchPending !== false) void fetchPending();
   });
   socket.on('flash', (raw) => {
     const flash = parseFlash(raw);
@@ -423,11 +450,18 @@ export function startBannerWidget(region: HTMLElement, options: BannerWidgetOpti
     leaving = false;
     if (!event.persisted) return;
     // Back from the back-forward cache: catch up on what happened meanwhile.
-    if (socket.connected) void fetchPending();
-    else socket.connect();
+    if (!socket.connected) socket.connect();
+    else if (options.fetchPending !== false) void fetchPending();
+  };
+  /** Escape dismisses the newest banner, as its × button does (focus anywhere on the page). */
+  const onKeyDown = (event: KeyboardEvent) => {
+    if (event.key !== 'Escape' || event.defaultPrevented) return;
+    const newest = [...region.querySelectorAll<HTMLElement>('[data-banner-key]')].pop();
+    newest?.querySelector<HTMLButtonElement>('[data-banner-dismiss]')?.click();
   };
   addEventListener('pagehide', onPageHide);
   addEventListener('pageshow', onPageShow);
+  addEventListener('keydown', onKeyDown);
 
   for (const banner of region.querySelectorAll<HTMLElement>('[data-banner-key]')) {
     const flash = flashFromBanner(banner);
@@ -439,6 +473,7 @@ export function startBannerWidget(region: HTMLElement, options: BannerWidgetOpti
     stop() {
       removeEventListener('pagehide', onPageHide);
       removeEventListener('pageshow', onPageShow);
+      removeEventListener('keydown', onKeyDown);
       acks.flush();
       if (ticker !== undefined) clearInterval(ticker);
       for (const handle of timers) clearTimeout(handle);

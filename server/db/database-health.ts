@@ -1,6 +1,7 @@
 import type { Logger } from '../logger.ts';
 import type { DatabaseClock } from './database-clock.ts';
 import { createOutageLog } from './outage-log.ts';
+import type { Metrics } from '../metrics.ts';
 import type { Pool } from './pool.ts';
 
 /**
@@ -25,11 +26,11 @@ export interface DatabaseHealthOptions {
 }
 
 export function createDatabaseHealth(
-  deps: { pool: Pool; logger: Logger; clock: DatabaseClock },
+  deps: { pool: Pool; logger: Logger; clock: DatabaseClock; metrics?: Pick<Metrics, 'databaseReconnects'> },
   options: DatabaseHealthOptions = {},
 ): DatabaseHealth {
   const { pool, clock } = deps;
-  const outage = createOutageLog(deps.logger, 'database');
+  const outage = createOutageLog(deps.logger, 'database', deps.metrics);
   const listeners = new Set<() => void>();
   let up = true;
   let running: Promise<boolean> | undefined;

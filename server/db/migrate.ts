@@ -1,9 +1,6 @@
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { runner } from 'node-pg-migrate';
 import type { Logger } from '../logger.ts';
-
-const migrationsDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../migrations');
+import { migrationsDir } from '../project-paths.ts';
 
 /**
  * Applies the SQL migrations in migrations/ that have not run yet, in one transaction under
@@ -25,7 +22,8 @@ export async function migrate(options: { databaseUrl: string; logger: Logger }):
       debug: (message: string) => options.logger.debug(message),
       info: (message: string) => options.logger.debug(message),
       warn: (message: string) => options.logger.warn(message),
-      error: (message: string) => options.logger.error(message),
+      // The error is thrown as well, and the entry point reports it once, in one sentence.
+      error: (message: string) => options.logger.debug(message),
     },
   });
   const names = applied.map((migration) => migration.name);

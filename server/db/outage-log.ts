@@ -1,4 +1,5 @@
 import type { Logger } from '../logger.ts';
+import type { Metrics } from '../metrics.ts';
 
 /**
  * What one component says about a database outage: one warning when it first fails, one
@@ -23,7 +24,8 @@ export function errorSummary(error: unknown): { message: string; code?: string }
   };
 }
 
-export function createOutageLog(logger: Logger, component: string): OutageLog {
+/** `metrics`: each recovery counts as one of the component's database reconnects. */
+export function createOutageLog(logger: Logger, component: string, metrics?: Pick<Metrics, 'databaseReconnects'>): OutageLog {
   let since: number | undefined;
   return {
     failed(error) {
@@ -35,6 +37,7 @@ export function createOutageLog(logger: Logger, component: string): OutageLog {
       if (since === undefined) return;
       const ms = Date.now() - since;
       since = undefined;
+      metrics?.databaseReconnects.inc({ component });
       logger.info({ component, ms }, `${component}: database back after ${(ms / 1000).toFixed(1)} s`);
     },
     get down() {

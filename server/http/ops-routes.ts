@@ -19,7 +19,7 @@ const pushSchema = z.object({
   message: flashMessageSchema,
 });
 
-/** The ops API for sessions and flashes. Mounted behind requireOpsToken. */
+/** The ops API for sessions and flashes. Mounted under /ops/api behind ops access (http/ops-access.ts). */
 export function createOpsSessionRoutes(deps: { sessions: Sessions; push: Push }): Router {
   const router = Router();
 

@@ -13,6 +13,7 @@ import type { PageAssets } from '../web/assets.ts';
 import * as pages from '../web/pages.ts';
 import { MAX_ACK_IDS } from '../../protocol/events.ts';
 import { ensureStoredSession, hasStoredSession } from './session-middleware.ts';
+import type { SessionRateLimit } from './session-rate-limit.ts';
 import { parseInput } from './validate.ts';
 
 const RECENTLY_VIEWED = 5;
@@ -31,16 +32,42 @@ export function createVisitorRoutes(deps: {
   store: SessionStore;
   sessions: Sessions;
   assets: () => PageAssets;
+  /** SESSION_RATE_LIMIT: how fast one address may start sessions. */
+  newSessions: SessionRateLimit;
 }): Router {
   const { store, sessions } = deps;
   const carts = createCarts(deps.pool);
   const router = Router();
 
+  // Every answer here is this visitor's own (its flashes, its cart): never kept by a cache.
+  router.use((_req, res, next) => {
+    res.setHeader('Cache-Control', 'no-store');
+    next();
+  });
+
   const pendingFlashes = (req: Request): Flash[] => (hasStoredSession(req, store) ? (req.session.flash ?? []) : []);
+
+  /**
+   * Where a new visitor's session begins: the first page view, product view or cart item.
+   * Within SESSION_RATE_LIMIT it gets its session and cookie; past it, its address started
+   * too many sessions this minute, and the request is refused with a 429 and Retry-After.
+   * A visitor who sends its cookie back never comes here.
+   */
+  const startSession = (req: Request): void => {
+    if (hasStoredSession(req, store)) return;
+    const admission = deps.newSessions.admit(req.ip ?? req.socket.remoteAddress ?? '');
+    if (!admission.admitted) {
+      const { retryAfterSeconds } = admission;
+      throw new AppError('TOO_MANY_SESSIONS', `Too many new sessions from your address; try again in ${retryAfterSeconds} seconds.`, {
+        retryAfterSeconds,
+      });
+    }
+    req.session.startedAt ??= Date.now();
+  };
 
   router.get('/', async (req, res) => {
     // A new visitor gets a session (and its cookie) on the first page view.
-    if (!hasStoredSession(req, store)) req.session.startedAt = Date.now();
+    startSession(req);
     const cartCount = hasStoredSession(req, store) ? await carts.count(sessionKey(req.sessionID)) : 0;
     res.type('html').send(pages.renderHome({ flashes: pendingFlashes(req), products, cartCount, assets: deps.assets() }));
   });
@@ -51,8 +78,8 @@ export function createVisitorRoutes(deps: {
       res.status(404).type('html').send(pages.renderNotFound({ assets: deps.assets() }));
       return;
     }
+    startSession(req);
     const recent = (req.session.recentlyViewed ?? []).filter((sku) => sku !== product.sku);
-    req.session.startedAt ??= Date.now();
     req.session.recentlyViewed = [product.sku, ...recent].slice(0, RECENTLY_VIEWED);
     const recentlyViewed = recent.map(findProduct).filter((p): p is Product => p !== undefined);
     const cartCount = hasStoredSession(req, store) ? await carts.count(sessionKey(req.sessionID)) : 0;
@@ -74,6 +101,7 @@ export function createVisitorRoutes(deps: {
   router.post('/api/cart/items', async (req, res) => {
     const item = parseInput(cartItemSchema, req.body ?? {});
     if (!findProduct(item.sku)) throw new AppError('UNKNOWN_SKU', `No product has the sku "${item.sku}".`);
+    startSession(req);
     const key = await ensureStoredSession(req, store);
     await carts.add(key, item.sku, item.qty);
     res.status(201).json(carts.toJson(await carts.lines(key)));

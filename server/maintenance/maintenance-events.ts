@@ -2,6 +2,7 @@ import type { MaintenanceEvent } from '../../protocol/events.ts';
 import type { RoomEmitter } from '../realtime/push.ts';
 import { VISITORS_ROOM } from '../realtime/rooms.ts';
 import type { FlashcastSocket } from '../realtime/socket-server.ts';
+import { fillSeconds } from '../sessions/flash.ts';
 import type { MaintenanceSnapshot } from './maintenance-store.ts';
 
 /**
@@ -43,7 +44,7 @@ export function countdownEvent(snapshot: MaintenanceSnapshot, seconds: number, n
     state: 'countdown',
     ...(snapshot.deadline ? { deadline: snapshot.deadline.toISOString() } : {}),
     secondsLeft: seconds,
-    message: countdownText(snapshot.message).replaceAll('{seconds}', String(seconds)),
+    message: fillSeconds(countdownText(snapshot.message), seconds),
     serverTime: now,
   };
 }

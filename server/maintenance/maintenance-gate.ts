@@ -1,6 +1,6 @@
 import type { RequestHandler, Response } from 'express';
 import type { ApiError } from '../../protocol/events.ts';
-import { maintenanceScriptHash, renderMaintenance } from '../web/pages.ts';
+import { maintenanceScriptHash, pageStyleHash, renderMaintenance } from '../web/pages.ts';
 import { maintenancePageMessage } from './maintenance-events.ts';
 import type { MaintenanceView } from './maintenance-state.ts';
 
@@ -16,13 +16,13 @@ import type { MaintenanceView } from './maintenance-state.ts';
 export const RETRY_AFTER_SECONDS = 30;
 
 /**
- * The maintenance page's own policy: nothing but its inline script (allowed by hash), its
- * inline style, and fetches of the site to see whether it is back.
+ * The maintenance page's own policy: nothing but its inline script and its inline style (each
+ * allowed by its hash, never 'unsafe-inline'), and fetches of the site to see whether it is back.
  */
 const pagePolicy = [
   "default-src 'none'",
   `script-src ${maintenanceScriptHash}`,
-  "style-src 'unsafe-inline'",
+  `style-src ${pageStyleHash}`,
   "connect-src 'self'",
   "img-src 'self' data:",
   "base-uri 'none'",

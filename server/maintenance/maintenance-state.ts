@@ -1,6 +1,7 @@
 import type { PoolClient } from 'pg';
 import { systemClock, type DatabaseClock } from '../db/database-clock.ts';
 import { createOutageLog } from '../db/outage-log.ts';
+import type { Metrics } from '../metrics.ts';
 import type { Pool } from '../db/pool.ts';
 import type { Logger } from '../logger.ts';
 import {
@@ -64,13 +65,13 @@ export function isDown(snapshot: MaintenanceSnapshot, now: number = Date.now()):
 }
 
 export function createMaintenanceView(
-  deps: { pool: Pool; logger: Logger; clock?: Pick<DatabaseClock, 'now'> },
+  deps: { pool: Pool; logger: Logger; clock?: Pick<DatabaseClock, 'now'>; metrics?: Pick<Metrics, 'databaseReconnects'> },
   options: MaintenanceViewOptions = {},
 ): MaintenanceView {
   const { pool, logger } = deps;
   const clock = deps.clock ?? systemClock;
   // One warning when the state can no longer be read or heard, one line when it can again.
-  const outage = createOutageLog(logger, 'maintenance view');
+  const outage = createOutageLog(logger, 'maintenance view', deps.metrics);
   const pollIntervalMs = options.pollIntervalMs ?? defaults.pollIntervalMs;
   const reconnectDelayMs = options.reconnectDelayMs ?? defaults.reconnectDelayMs;
   const store = createMaintenanceStore(pool);

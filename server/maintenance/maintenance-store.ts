@@ -1,6 +1,7 @@
 import type { PoolClient } from 'pg';
 import type { MaintenanceState } from '../../protocol/events.ts';
 import type { Pool } from '../db/pool.ts';
+import { withTransaction } from '../db/transaction.ts';
 
 /**
  * The one maintenance row (migrations/*_maintenance.sql) and its transitions. Every
@@ -131,24 +132,6 @@ export function createMaintenanceStore(pool: Pool) {
     return run;
   };
 
-  async function inTransaction<T>(work: (client: PoolClient) => Promise<T>): Promise<T> {
-    const client = await pool.connect();
-    let broken: Error | undefined;
-    try {
-      await client.query('BEGIN');
-      const result = await work(client);
-      await client.query('COMMIT');
-      return result;
-    } catch (error) {
-      await client.query('ROLLBACK').catch((rollbackError: Error) => {
-        broken = rollbackError;
-      });
-      throw error;
-    } finally {
-      client.release(broken);
-    }
-  }
-
   async function notify(client: PoolClient, snapshot: MaintenanceSnapshot): Promise<void> {
     // Delivered at COMMIT, and only if the transaction commits.
     await client.query('SELECT pg_notify($1, $2)', [MAINTENANCE_CHANNEL, snapshotPayload(snapshot)]);
@@ -164,7 +147,7 @@ export function createMaintenanceStore(pool: Pool) {
     /** idle → countdown of `seconds`; `during` writes the flash while the row is held. */
     start(seconds: number, message: string | undefined, during: DuringTransition): Promise<StartOutcome> {
       return serial(() =>
-        inTransaction(async (client) => {
+        withTransaction(pool, async (client) => {
           const { rows } = await client.query<MaintenanceRow>(startSql, [seconds, message ?? null]);
           if (!rows[0]) {
             const current = await client.query<MaintenanceRow>(selectSql);
@@ -181,7 +164,7 @@ export function createMaintenanceStore(pool: Pool) {
     /** countdown (this deadline) → active; undefined when it is no longer that countdown. */
     finish(deadline: Date, during?: DuringTransition): Promise<MaintenanceSnapshot | undefined> {
       return serial(() =>
-        inTransaction(async (client) => {
+        withTransaction(pool, async (client) => {
           const { rows } = await client.query<MaintenanceRow>(finishSql, [deadline.toISOString()]);
           if (!rows[0]) return undefined;
           const snapshot = toSnapshot(rows[0]);
@@ -199,7 +182,7 @@ export function createMaintenanceStore(pool: Pool) {
      */
     end(during: DuringTransition, onlyDeadline?: Date): Promise<EndOutcome | undefined> {
       return serial(() =>
-        inTransaction(async (client) => {
+        withTransaction(pool, async (client) => {
           const locked = await client.query<MaintenanceRow>(lockSql);
           const previous = toSnapshot(locked.rows[0]!);
           if (previous.state === 'idle') return undefined;

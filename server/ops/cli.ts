@@ -7,8 +7,8 @@ import { createOpsClient, OpsApiError, type OpsClient } from '../../protocol/ops
 /**
  * `npm run ops -- <command>`: the ops API from a terminal. It talks to a running flashcast
  * (FLASHCAST_URL, else http://HOST:PORT) with OPS_TOKEN, or in development with the token the
- * server generated in DATA_DIR. Output is JSON, so scripts can read it; long work shows its
- * progress on stderr.
+ * server generated in DATA_DIR; an operator's own token (operators create) works the same way
+ * in OPS_TOKEN. Output is JSON, so scripts can read it; long work shows its progress on stderr.
  */
 
 async function resolveToken(opsToken: string | undefined, dataDir: string): Promise<string> {
@@ -133,6 +133,41 @@ export function buildCli(client: () => Promise<OpsClient>): Command {
       }
     });
   maintenance.command('end').alias('cancel').description('cancel a countdown, or end maintenance').action(async () => print(await (await client()).send('DELETE', '/maintenance')));
+
+  const operators = program
+    .command('operators')
+    .description('named operators, each with a token of its own (needs the administrator token, OPS_TOKEN)');
+  operators
+    .command('create <name>')
+    .description('create an operator and print its token: shown this once, stored only as a hash')
+    .option('--role <role>', 'viewer (reads) or operator (reads and writes)', 'viewer')
+    .action(async (name: string, opts: { role: string }) => {
+      const created = await (await client()).send<{ token: string }>('POST', '/operators', { name, role: opts.role });
+      print(created);
+      process.stderr.write('ops: keep this token now; flashcast stores only its hash and cannot show it again.\n');
+    });
+  operators.command('list').description('operators, live first, with their roles').action(async () => print(await (await client()).get('/operators')));
+  operators
+    .command('revoke <name>')
+    .description('revoke an operator: its token stops working and its console sessions end')
+    .action(async (name: string) => print(await (await client()).send('DELETE', `/operators/${encodeURIComponent(name)}`)));
+
+  program
+    .command('audit')
+    .description('the audit trail, newest first: every ops write and every refused sign-in')
+    .option('--actor <name>', 'only this operator ("admin" for OPS_TOKEN, "anonymous" for refusals)')
+    .option('--action <action>', 'only this action, or a prefix ending in "." such as "promotion."')
+    .option('--result <result>', 'ok, refused, invalid, failed or limited')
+    .option('--target <target>', 'only entries about this target')
+    .option('--since <time>', 'ISO time: entries from then on')
+    .option('--until <time>', 'ISO time: entries before then')
+    .option('--before <id>', 'page back: entries older than this id (the "next" of a page)', positiveInt)
+    .option('--limit <n>', 'entries a page (at most 200)', positiveInt, 50)
+    .action(async (opts: Record<string, string | number | undefined>) => {
+      const query = new URLSearchParams();
+      for (const [name, value] of Object.entries(opts)) if (value !== undefined) query.set(name, String(value));
+      print(await (await client()).get(`/audit?${query.toString()}`));
+    });
 
   return program;
 }

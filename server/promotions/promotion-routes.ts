@@ -12,7 +12,7 @@ function promotionId(raw: string): number {
 }
 
 /**
- * The ops API for promotions (CONTRACT.md). Mounted under /ops/api behind requireOpsToken.
+ * The ops API for promotions (CONTRACT.md). Mounted under /ops/api behind ops access.
  * GET /promotions → {promotions}; POST → 201 the promotion; GET/PATCH → the promotion;
  * DELETE → {deleted: id}; GET /promotions/:id/stats → {delivered, displayed, clicked, dismissed}.
  */

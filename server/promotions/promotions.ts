@@ -50,13 +50,6 @@ const columnOf = {
   weight: 'weight',
 } as const satisfies Record<keyof UpdatePromotionInput, string>;
 
-/** The timestamp column of each widget action: the only names that reach the SQL text. */
-const actionColumns = {
-  displayed: { at: 'displayed_at', total: 'displayed' },
-  clicked: { at: 'clicked_at', total: 'clicked' },
-  dismissed: { at: 'dismissed_at', total: 'dismissed' },
-} as const satisfies Record<PromotionEvent['action'], { at: string; total: string }>;
-
 const CHECK_VIOLATION = '23514';
 
 function toPromotion(row: PromotionRow): Promotion {
@@ -86,6 +79,67 @@ function windowError(error: unknown): never {
 /** The promotions repository: ops' CRUD, their totals, and the widget's events. */
 export function createPromotions(deps: { pool: Pool }) {
   const { pool } = deps;
+
+  /**
+   * Records widget events in one statement (the socket layer batches them, see
+   * promotion-events.ts), and resolves with how many were counted. Each is counted once per
+   * session, promotion and action, whatever the number of tabs or repeats: a delivery's
+   * timestamp is set only while still NULL, and the total moves only when it was. A click
+   * counts only once the banner was displayed to that session (before, or in the same
+   * batch): a click that no display preceded is not a visitor's. Events for promotions this
+   * session was never given, and malformed events, are ignored.
+   */
+  async function recordEvents(events: ReadonlyArray<{ sessionKey: string; event: PromotionEvent }>): Promise<number> {
+    const valid = events.filter(({ event }) => promotionEventSchema.safeParse(event).success);
+    if (valid.length === 0) return 0;
+    const { rows } = await pool.query<{ counted: number }>(
+      `WITH wanted AS (
+         SELECT session_sid, promotion_id,
+                bool_or(action = 'displayed') AS displayed,
+                bool_or(action = 'clicked') AS clicked,
+                bool_or(action = 'dismissed') AS dismissed
+           FROM unnest($1::text[], $2::int[], $3::text[]) AS e(session_sid, promotion_id, action)
+          GROUP BY session_sid, promotion_id
+       ), changes AS (
+         -- What each delivery gains, read under a row lock so that two batches (two web
+         -- processes) that carry the same event count it once: the second waits and then
+         -- sees the first one's timestamps. Locked in key order, so they cannot deadlock.
+         SELECT d.session_sid, d.promotion_id,
+                w.displayed AND d.displayed_at IS NULL AS displayed,
+                w.clicked AND d.clicked_at IS NULL AND (d.displayed_at IS NOT NULL OR w.displayed) AS clicked,
+                w.dismissed AND d.dismissed_at IS NULL AS dismissed
+           FROM promotion_deliveries d
+           JOIN wanted w USING (session_sid, promotion_id)
+          ORDER BY d.session_sid, d.promotion_id
+            FOR UPDATE OF d
+       ), marked AS (
+         UPDATE promotion_deliveries d
+            SET displayed_at = CASE WHEN c.displayed THEN now() ELSE d.displayed_at END,
+                clicked_at = CASE WHEN c.clicked THEN now() ELSE d.clicked_at END,
+                dismissed_at = CASE WHEN c.dismissed THEN now() ELSE d.dismissed_at END
+           FROM changes c
+          WHERE d.session_sid = c.session_sid AND d.promotion_id = c.promotion_id
+            AND (c.displayed OR c.clicked OR c.dismissed)
+         RETURNING c.promotion_id, c.displayed, c.clicked, c.dismissed
+       ), totals AS (
+         SELECT promotion_id,
+                count(*) FILTER (WHERE displayed) AS displayed,
+                count(*) FILTER (WHERE clicked) AS clicked,
+                count(*) FILTER (WHERE dismissed) AS dismissed
+           FROM marked GROUP BY promotion_id
+       ), counted AS (
+         UPDATE promotion_stats s
+            SET displayed = s.displayed + t.displayed,
+                clicked = s.clicked + t.clicked,
+                dismissed = s.dismissed + t.dismissed
+           FROM totals t WHERE s.promotion_id = t.promotion_id
+         RETURNING t.displayed + t.clicked + t.dismissed AS n
+       )
+       SELECT coalesce(sum(n), 0)::int AS counted FROM counted`,
+      [valid.map((e) => e.sessionKey), valid.map((e) => e.event.promotionId), valid.map((e) => e.event.action)],
+    );
+    return rows[0]?.counted ?? 0;
+  }
 
   return {
     async list(): Promise<Promotion[]> {
@@ -143,31 +197,14 @@ export function createPromotions(deps: { pool: Pool }) {
     },
 
     /**
-     * What the visitor did with a promotion banner, from the widget (the socket layer calls
-     * this). Counted once per session, promotion and action, whatever the number of tabs or
-     * repeats: the delivery's timestamp is set only while still NULL, and the total moves
-     * only when it was. Events for promotions this session was never given, and malformed
-     * events, are ignored. Resolves true when the event was counted.
+     * What the visitor did with a promotion banner, from the widget. Resolves true when the
+     * event was counted. See recordEvents.
      */
     async recordEvent(sessionKey: string, event: PromotionEvent): Promise<boolean> {
-      const parsed = promotionEventSchema.safeParse(event);
-      if (!parsed.success) return false;
-      const { at, total } = actionColumns[parsed.data.action];
-      const { rows } = await pool.query<{ counted: number }>(
-        `WITH marked AS (
-           UPDATE promotion_deliveries SET ${at} = now()
-            WHERE session_sid = $1 AND promotion_id = $2 AND ${at} IS NULL
-           RETURNING promotion_id
-         ), counted AS (
-           UPDATE promotion_stats s SET ${total} = s.${total} + 1
-             FROM marked m WHERE s.promotion_id = m.promotion_id
-           RETURNING s.promotion_id
-         )
-         SELECT count(*)::int AS counted FROM counted`,
-        [sessionKey, parsed.data.promotionId],
-      );
-      return (rows[0]?.counted ?? 0) > 0;
+      return (await recordEvents([{ sessionKey, event }])) > 0;
     },
+
+    recordEvents,
   };
 }
 

@@ -6,6 +6,7 @@ import type pg from 'pg';
 import type { ServerToClientEvents } from '../../protocol/events.ts';
 import { createListenPool, type ListenPool } from '../db/listen-connection.ts';
 import { createOutageLog, errorSummary, type OutageLog } from '../db/outage-log.ts';
+import type { Metrics } from '../metrics.ts';
 import type { Pool } from '../db/pool.ts';
 import type { Logger } from '../logger.ts';
 import type { RoomEmitter } from './push.ts';
@@ -40,10 +41,11 @@ export interface ClusterAdapterHooks {
    * processes published meanwhile never reached its sockets (NOTIFY is not stored).
    */
   onListenRestored?(): void;
+  metrics?: Pick<Metrics, 'databaseReconnects'> | undefined;
 }
 
 export function createClusterAdapter(pool: Pool, logger: Logger, hooks: ClusterAdapterHooks = {}): AdapterFactory {
-  const outage = createOutageLog(logger, 'Socket.IO adapter');
+  const outage = createOutageLog(logger, 'Socket.IO adapter', hooks.metrics);
   let supervisor: ListenSupervisor | undefined;
   const listen = createListenPool(pool, {
     lost: (error) => outage.failed(error ?? new Error('The LISTEN connection ended.')),

@@ -5,12 +5,25 @@ import type { Logger } from '../logger.ts';
 import { SESSION_COOKIE } from '../http/session-middleware.ts';
 import { sessionKey } from '../sessions/session-key.ts';
 import { createOutageLog } from '../db/outage-log.ts';
+import type { Metrics } from '../metrics.ts';
 
 /** The most session keys one existence check asks for; more waiting handshakes take more statements. */
 export const MAX_HANDSHAKE_BATCH = 1000;
 
-/** The one statement of a batch: which of these keys are stored, live sessions. */
-const CHECK_SESSIONS = 'SELECT sid FROM session WHERE sid = ANY($1::text[]) AND expire > now()';
+/**
+ * The one statement of a batch: which of these keys are stored, live sessions. A session still
+ * on its trial lifetime (or about to expire: its expiry is within the trial's length) whose
+ * visitor opens a socket is a visitor who came back: it gets the full lifetime, in the same
+ * statement. Other sessions are only read, so a deploy's reconnect storm writes nothing.
+ */
+const CHECK_SESSIONS = `WITH live AS (
+    SELECT sid, expire FROM session WHERE sid = ANY($1::text[]) AND expire > now()
+  ), extended AS (
+    UPDATE session s SET expire = now() + make_interval(secs => $2)
+      FROM live
+     WHERE s.sid = live.sid AND live.expire < now() + make_interval(secs => $3)
+  )
+  SELECT sid FROM live`;
 
 export interface HandshakeSessions {
   /**
@@ -33,21 +46,33 @@ type Settle = (outcome: 'live' | 'unknown' | Error) => void;
  * a deploy reconnecting at once) then costs one statement per batch instead of a full
  * session load per socket through the pool.
  *
- * The cookie is read and unsigned as express-session reads it: `flashcast.sid`, URL-decoded,
+ * The cookie is read and unsigned as express-session reads it: `flashcast.sid` (in production
+ * `__Host-flashcast.sid`), URL-decoded,
  * `s:` + id + `.` + HMAC-SHA256 (cookie-signature), with any of the secrets (rotation). The
  * session's existence and non-expiry are checked by one statement at a time; handshakes that
  * arrive while it runs are gathered into the next one (at most MAX_HANDSHAKE_BATCH keys per
  * statement), as createAckQueue in socket-server.ts does for acknowledgements.
  *
  * Unlike express-session, the handshake neither re-sends the cookie nor extends the stored
- * expiry (`rolling`, the store's touch). It need not: a socket is opened by a page, whose
- * load refreshed both, and the widget fetches /api/flashes through express-session on every
- * connect anyway.
+ * expiry (`rolling`, the store's touch), except for a session on its trial lifetime. It need
+ * not: a socket is opened by a page, whose load refreshed both, and the widget fetches
+ * /api/flashes through express-session on every connect anyway.
  */
 export function createHandshakeSessions(
-  deps: { pool: Pool; logger: Logger; secrets: readonly string[] },
+  deps: {
+    pool: Pool;
+    logger: Logger;
+    secrets: readonly string[];
+    /** The session cookie's name (sessionCookieName: `__Host-` prefixed in production). */
+    cookieName?: string;
+    /** The store's lifetimes: a trial session that opens a socket gets the full TTL. */
+    lifetimes: { ttlSeconds: number; trialSeconds: number };
+    metrics?: Pick<Metrics, 'databaseReconnects'> | undefined;
+  },
   options: { maxBatch?: number } = {},
 ): HandshakeSessions {
+  const cookieName = deps.cookieName ?? SESSION_COOKIE;
+  const { ttlSeconds, trialSeconds } = deps.lifetimes;
   // Checked at run time too: a caller still passing the former `sessionMiddleware` dep fails here, not per handshake.
   if (!Array.isArray(deps.secrets) || deps.secrets.length === 0) throw new TypeError('the handshake session check needs the session secrets');
   const keys: KeyObject[] = deps.secrets.map((secret) => createSecretKey(Buffer.from(secret, 'utf8')));
@@ -70,7 +95,7 @@ export function createHandshakeSessions(
     for (const settle of settles) settle(error);
   };
 
-  const outage = createOutageLog(deps.logger, 'socket handshakes');
+  const outage = createOutageLog(deps.logger, 'socket handshakes', deps.metrics);
   const drain = async (): Promise<void> => {
     running = true;
     while (waiting.size > 0 && !closed) {
@@ -82,7 +107,7 @@ export function createHandshakeSessions(
       }
       let found: Set<string> | Error;
       try {
-        const { rows } = await deps.pool.query<{ sid: string }>(CHECK_SESSIONS, [[...batch.keys()]]);
+        const { rows } = await deps.pool.query<{ sid: string }>(CHECK_SESSIONS, [[...batch.keys()], ttlSeconds, trialSeconds]);
         found = new Set(rows.map((row) => row.sid));
         outage.recovered();
       } catch (error) {
@@ -114,7 +139,7 @@ export function createHandshakeSessions(
   return {
     check(req, next) {
       if (closed) return next(new Error('shutting down'));
-      const value = readCookie(req.headers.cookie, SESSION_COOKIE);
+      const value = readCookie(req.headers.cookie, cookieName);
       const id = value?.startsWith('s:') ? unsign(value.slice(2)) : undefined;
       // No cookie, an unsigned or tampered one: no session to look for (NO_SESSION).
       if (id === undefined) return next();

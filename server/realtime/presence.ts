@@ -4,6 +4,7 @@ import { Router } from 'express';
 import { createOutageLog } from '../db/outage-log.ts';
 import type { Pool } from '../db/pool.ts';
 import type { Logger } from '../logger.ts';
+import type { Metrics } from '../metrics.ts';
 import { PRESENCE_WINDOW_SECONDS } from '../sessions/active-sessions.ts';
 
 /**
@@ -69,7 +70,7 @@ export function defaultNodeId(): string {
   return `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`;
 }
 
-export function createPresence(deps: { pool: Pool; logger: Logger }, options: PresenceOptions = {}) {
+export function createPresence(deps: { pool: Pool; logger: Logger; metrics?: Pick<Metrics, 'databaseReconnects'> | undefined }, options: PresenceOptions = {}) {
   const { pool, logger } = deps;
   const nodeId = options.nodeId ?? defaultNodeId();
   const heartbeatMs = options.heartbeatMs ?? defaults.heartbeatMs;
@@ -86,7 +87,7 @@ export function createPresence(deps: { pool: Pool; logger: Logger }, options: Pr
   // that (re)registers the node, and two flushes never race on the same rows.
   // A write that fails (the database away) is logged once per outage; the counts stay dirty
   // and are written by the next beat that gets through.
-  const outage = createOutageLog(logger, 'presence');
+  const outage = createOutageLog(logger, 'presence', deps.metrics);
   let queue: Promise<void> = Promise.resolve();
   const enqueue = (task: () => Promise<void>): Promise<void> => {
     queue = queue.then(task).then(

@@ -1,4 +1,5 @@
 import type { Flash, ServerToClientEvents } from '../../protocol/events.ts';
+import { secondsSince, type Metrics } from '../metrics.ts';
 import type { FlashInput } from '../sessions/flash.ts';
 import type { FlashTarget, Sessions, WrittenFlash } from '../sessions/sessions.ts';
 import { VISITORS_ROOM, sessionRoom } from './rooms.ts';
@@ -38,7 +39,7 @@ export function deferredEmitter(): RoomEmitter & { bind(target: RoomEmitter): vo
  * tab that misses the emit (offline, reconnecting) still finds it on its next fetch.
  * A push to many sessions is one emit to the shared visitors room, not one per session.
  */
-export function createPush(deps: { sessions: Sessions; emitter: RoomEmitter }) {
+export function createPush(deps: { sessions: Sessions; emitter: RoomEmitter; metrics?: Pick<Metrics, 'pushWriteSeconds' | 'pushEmitSeconds'> }) {
   const emitFlash = (target: FlashTarget, written: WrittenFlash): void => {
     if (written.sessions === 0) return;
     const flash: Flash = written.flash;
@@ -51,8 +52,12 @@ export function createPush(deps: { sessions: Sessions; emitter: RoomEmitter }) {
 
   return {
     async flash(target: FlashTarget, input: FlashInput): Promise<WrittenFlash> {
+      const writing = performance.now();
       const written = await deps.sessions.writeFlash(target, input);
+      deps.metrics?.pushWriteSeconds.observe(secondsSince(writing));
+      const emitting = performance.now();
       emitFlash(target, written);
+      deps.metrics?.pushEmitSeconds.observe(secondsSince(emitting));
       return written;
     },
   };

@@ -1,6 +1,7 @@
 import type { Pool } from '../db/pool.ts';
 import type { Logger } from '../logger.ts';
 import { createOutageLog } from '../db/outage-log.ts';
+import type { Metrics } from '../metrics.ts';
 
 /**
  * Sockets follow their session: a socket whose session has ended (destroyed, expired,
@@ -17,6 +18,7 @@ export function createSessionFollower(
     sessionKeys: () => string[];
     /** Disconnects this node's sockets of one session. */
     disconnect: (key: string) => void;
+    metrics?: Pick<Metrics, 'databaseReconnects'> | undefined;
   },
   options: { intervalMs?: number } = {},
 ) {
@@ -35,7 +37,7 @@ export function createSessionFollower(
     return rows.map((row) => row.key);
   }
 
-  const outage = createOutageLog(deps.logger, 'session follower');
+  const outage = createOutageLog(deps.logger, 'session follower', deps.metrics);
   const timer = setInterval(() => {
     // A check that outlasts the interval (a busy database) is not stacked with another.
     if (running) return;

@@ -11,12 +11,15 @@ import {
 import { errorSummary } from '../db/outage-log.ts';
 import type { Pool } from '../db/pool.ts';
 import type { Logger } from '../logger.ts';
+import type { Metrics } from '../metrics.ts';
 import { flashIdSchema } from '../sessions/flash.ts';
 import type { Sessions } from '../sessions/sessions.ts';
 import type { SessionStore } from '../sessions/session-store.ts';
 import { createClusterAdapter } from './cluster.ts';
+import { createConnectFlashes } from './connect-flashes.ts';
 import { createHandshakeSessions } from './handshake-sessions.ts';
 import { createOriginCheck } from './origin.ts';
+import { pendingFlashes } from './pending-flashes.ts';
 import { createPresence, type Presence, type PresenceOptions } from './presence.ts';
 import { VISITORS_ROOM, sessionRoom } from './rooms.ts';
 import { createSessionFollower } from './session-follower.ts';
@@ -41,6 +44,19 @@ const MAX_PENDING_ACK_IDS = MAX_ACK_IDS * 10;
 /** Promotion events of one socket being recorded at once; a flood beyond this is dropped. */
 const MAX_PROMOTION_EVENTS_IN_FLIGHT = 8;
 
+/**
+ * Sockets one session may hold on one process. A visitor's tabs each hold one; twenty is more
+ * tabs of one shop than anyone keeps open, and it bounds what one cookie can cost.
+ */
+export const MAX_SOCKETS_PER_SESSION = 20;
+
+/**
+ * Events one socket may send in a second. The widget sends an acknowledgement per flash shown
+ * (batched) and a promotion event per banner action: a handful a minute. A socket past this
+ * is not a widget; it is disconnected.
+ */
+export const MAX_EVENTS_PER_SECOND = 30;
+
 export interface SocketServerDeps {
   pool: Pool;
   logger: Logger;
@@ -51,10 +67,14 @@ export interface SocketServerDeps {
    * handshake's cookie is unsigned with each in turn, as express-session does.
    */
   sessionSecrets: readonly string[];
+  /** The session cookie's name, as the app sets it (sessionCookieName); default SESSION_COOKIE. */
+  sessionCookieName?: string;
   /** After a socket joined its rooms: the maintenance module sends a running countdown here. */
   onConnect?: (socket: FlashcastSocket, sessionKey: string) => void | Promise<void>;
   /** A valid `promotion:event` from a visitor's widget; recording it is the caller's. */
   onPromotionEvent?: (sessionKey: string, event: PromotionEvent) => void | Promise<void>;
+  /** Open sockets (read at each scrape) and the realtime parts' database reconnects. */
+  metrics?: Metrics;
 }
 
 export interface SocketServerOptions {
@@ -64,6 +84,10 @@ export interface SocketServerOptions {
   maxMessageBytes?: number;
   /** Most session keys one handshake session check asks for; default MAX_HANDSHAKE_BATCH (1,000). */
   maxHandshakeBatch?: number;
+  /** Sockets one session may hold on this process; default MAX_SOCKETS_PER_SESSION. */
+  maxSocketsPerSession?: number;
+  /** Events one socket may send in a second before it is disconnected; default MAX_EVENTS_PER_SECOND. */
+  maxEventsPerSecond?: number;
   /** How often this node checks that its sockets' sessions still exist (ms). */
   followIntervalMs?: number;
   presence?: PresenceOptions;
@@ -131,7 +155,9 @@ export function createSocketServer(httpServer: HttpServer, deps: SocketServerDep
     ...(options.allowedOrigins
       ? { cors: { origin: options.allowedOrigins.map((origin) => new URL(origin).origin), credentials: true } }
       : {}),
-    adapter: createClusterAdapter(deps.pool, logger),
+    // Listening again after a lost connection, this process sends its tabs what is pending
+    // in their sessions: pushes published meanwhile by other processes never reached it.
+    adapter: createClusterAdapter(deps.pool, logger, { onListenRestored: () => void resendPending(), metrics: deps.metrics }),
   });
 
   // The handshake's session check: the signed cookie, then one existence check per batch of
@@ -139,7 +165,14 @@ export function createSocketServer(httpServer: HttpServer, deps: SocketServerDep
   // thousands of them in the pool). It neither re-sends the cookie nor extends the session's
   // expiry: the page that opens the socket did both (see handshake-sessions.ts).
   const handshakeSessions = createHandshakeSessions(
-    { pool: deps.pool, logger, secrets: deps.sessionSecrets },
+    {
+      pool: deps.pool,
+      logger,
+      secrets: deps.sessionSecrets,
+      ...(deps.sessionCookieName === undefined ? {} : { cookieName: deps.sessionCookieName }),
+      lifetimes: { ttlSeconds: store.ttlSeconds, trialSeconds: store.trialSeconds },
+      metrics: deps.metrics,
+    },
     options.maxHandshakeBatch === undefined ? {} : { maxBatch: options.maxHandshakeBatch },
   );
   io.engine.use(((req, _res, next) => {
@@ -158,16 +191,75 @@ export function createSocketServer(httpServer: HttpServer, deps: SocketServerDep
     logger.debug({ code: error.code, message: error.message, context: error.context }, 'socket handshake refused');
   });
 
+  const maxSocketsPerSession = options.maxSocketsPerSession ?? MAX_SOCKETS_PER_SESSION;
+  const maxEventsPerSecond = options.maxEventsPerSecond ?? MAX_EVENTS_PER_SECOND;
+  /** Sockets admitted per session key on this process, from admission until they close. */
+  const socketsOf = new Map<string, number>();
+  /** Admitted (connected or about to be) namespace sockets per Engine.IO connection. */
+  const admittedOn = new WeakMap<object, number>();
+
+  /**
+   * Refuses a handshake and closes its connection as soon as the refusal is written. Left
+   * alone, Socket.IO keeps a connection that never joined a namespace for connectTimeout
+   * (45 s): a thousand refused cookieless handshakes held ~8 MB.
+   */
+  const refuse = (socket: FlashcastSocket, next: (error?: Error) => void, error: HandshakeError): void => {
+    next(error);
+    // Socket.IO writes the CONNECT_ERROR on the next tick; close() lets it be delivered first
+    // (on a websocket at once, on polling with the client's next poll), then closes.
+    setImmediate(() => {
+      if ((admittedOn.get(socket.conn) ?? 0) === 0) socket.conn.close();
+    });
+  };
+
   io.use((socket, next) => {
     const key = handshakeSessions.keyOf(socket.request);
     if (key === undefined) {
-      return next(new HandshakeError('NO_SESSION', 'No session: open a page of the site first, then connect.'));
+      return refuse(socket, next, new HandshakeError('NO_SESSION', 'No session: open a page of the site first, then connect.'));
     }
+    // Counted here, synchronously, not at 'connection': a burst of handshakes of one cookie
+    // all pass this middleware before the first of them joins its rooms.
+    const count = socketsOf.get(key) ?? 0;
+    if (count >= maxSocketsPerSession) {
+      logger.debug({ count }, 'socket refused: its session has too many sockets');
+      return refuse(
+        socket,
+        next,
+        new HandshakeError('TOO_MANY_SOCKETS', `This session has ${count} sockets open already; close a tab of the site, then reload.`),
+      );
+    }
+    socketsOf.set(key, count + 1);
+    admittedOn.set(socket.conn, (admittedOn.get(socket.conn) ?? 0) + 1);
+    let released = false;
+    const release = (): void => {
+      if (released) return;
+      released = true;
+      const left = (socketsOf.get(key) ?? 1) - 1;
+      if (left > 0) socketsOf.set(key, left);
+      else socketsOf.delete(key);
+      admittedOn.set(socket.conn, Math.max(0, (admittedOn.get(socket.conn) ?? 1) - 1));
+    };
+    // Whichever comes first: the socket's disconnect, or its connection's close (which also
+    // covers a socket that never got to connect).
+    socket.once('disconnect', release);
+    socket.conn.once('close', release);
     socket.data.sessionKey = key;
     next();
   });
 
-  const presence = createPresence({ pool: deps.pool, logger }, options.presence);
+  /** Every pending flash of this process's sessions, to their rooms here (the widget shows each id once per tab). */
+  async function resendPending(): Promise<void> {
+    try {
+      const pending = await pendingFlashes(deps.pool, presence.sessionKeys());
+      for (const [key, flashes] of pending) for (const flash of flashes) io.local.to(sessionRoom(key)).emit('flash', flash);
+      logger.info({ sessions: pending.size }, 'sent pending flashes again after listening again');
+    } catch (error) {
+      logger.warn({ error: errorSummary(error) }, 'could not send pending flashes again; tabs get them on their next page load');
+    }
+  }
+
+  const presence = createPresence({ pool: deps.pool, logger, metrics: deps.metrics }, options.presence);
+  deps.metrics?.watchSockets(() => io.of('/').sockets.size);
 
   const disconnectLocal = (key: string): void => {
     io.local.in(sessionRoom(key)).disconnectSockets(true);
@@ -181,15 +273,37 @@ export function createSocketServer(httpServer: HttpServer, deps: SocketServerDep
   });
 
   const follower = createSessionFollower(
-    { pool: deps.pool, logger, sessionKeys: () => presence.sessionKeys(), disconnect: disconnectLocal },
+    { pool: deps.pool, logger, sessionKeys: () => presence.sessionKeys(), disconnect: disconnectLocal, metrics: deps.metrics },
     { intervalMs: options.followIntervalMs ?? 1000 },
   );
+
+  // Every socket gets its session's pending flashes at connect, read in batches (connect-flashes.ts).
+  const connectFlashes = createConnectFlashes({ pool: deps.pool, logger });
 
   io.on('connection', (socket) => {
     const key = socket.data.sessionKey;
     void socket.join([sessionRoom(key), VISITORS_ROOM]);
     presence.connected(key);
+    connectFlashes.send(socket, key);
     socket.on('disconnect', () => presence.disconnected(key));
+
+    // A fixed one-second window per socket: past maxEventsPerSecond the socket is no widget of
+    // ours, and it is disconnected before its events cost anything more.
+    let windowStart = 0;
+    let eventsInWindow = 0;
+    socket.use((_packet, next) => {
+      const now = Date.now();
+      if (now - windowStart >= 1000) {
+        windowStart = now;
+        eventsInWindow = 0;
+      }
+      eventsInWindow += 1;
+      if (eventsInWindow <= maxEventsPerSecond) return next();
+      if (socket.connected) {
+        logger.debug({ events: eventsInWindow }, 'socket disconnected: it sent events faster than allowed');
+        socket.disconnect(true);
+      }
+    });
 
     const acknowledge = createAckQueue((ids) => deps.sessions.removeFlashes(key, ids), logger);
     socket.on('flash:ack', (payload: unknown) => {
@@ -221,6 +335,7 @@ export function createSocketServer(httpServer: HttpServer, deps: SocketServerDep
       closing = true;
       follower.close();
       handshakeSessions.close();
+      connectFlashes.close();
       // What io.close() does, except closing the HTTP server, which has its own owner.
       io.engine.close();
       await io.of('/').adapter.close();
@@ -246,7 +361,7 @@ function createAckQueue(remove: (ids: string[]) => Promise<unknown>, logger: Log
         await remove(ids);
       } catch (error) {
         // The flashes stay; the widget shows them again on the next load, and acks again.
-        logger.warn({ err: errorSummary(error) }, 'acknowledging flashes failed');
+        logger.warn({ error: errorSummary(error) }, 'acknowledging flashes failed');
       }
     }
     running = false;
@@ -264,6 +379,6 @@ async function runSafely(work: () => unknown, logger: Logger, message: string): 
   try {
     await work();
   } catch (error) {
-    logger.warn({ err: errorSummary(error) }, message);
+    logger.warn({ error: errorSummary(error) }, message);
   }
 }

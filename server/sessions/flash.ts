@@ -44,7 +44,14 @@ export function renderMessage(message: string, data: Record<string, unknown> | n
   if (!message.includes('{seconds}')) return message;
   const deadline = typeof data?.deadline === 'string' ? Date.parse(data.deadline) : Number.NaN;
   const seconds = Number.isFinite(deadline) ? Math.max(0, Math.ceil((deadline - now) / 1000)) : 0;
-  return message.replaceAll('{seconds}', String(seconds));
+  return fillSeconds(message, seconds);
+}
+
+/** The text with `{seconds}` filled in, its unit agreeing: "in 1 second", "in 2 seconds". */
+export function fillSeconds(text: string, seconds: number): string {
+  return text
+    .replace(/\{seconds\}(\s*)seconds?\b/gi, (_match, space: string) => `${seconds}${space}${seconds === 1 ? 'second' : 'seconds'}`)
+    .replaceAll('{seconds}', String(seconds));
 }
 
 export function presentFlash(row: FlashRow, now: number = Date.now()): Flash {

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Flash } from '../../protocol/events.ts';
 import type { Pool } from '../db/pool.ts';
+import type { Metrics } from '../metrics.ts';
 import { activeSessionKeysSql } from './active-sessions.ts';
 import { sessionFlashesSql, presentFlash, type FlashInput, type FlashRow } from './flash.ts';
 
@@ -62,8 +63,9 @@ function targetFilter(target: FlashTarget): { where: string; params: unknown[] }
   return { where: 's.expire > now() AND s.sid = ANY($5::text[])', params: [keys] };
 }
 
-export function createSessions(deps: { pool: Pool }) {
-  const { pool } = deps;
+/** `metrics`: counts the flashes written and acknowledged through it. */
+export function createSessions(deps: { pool: Pool; metrics?: Pick<Metrics, 'flashesWritten' | 'flashesAcknowledged'> }) {
+  const { pool, metrics } = deps;
 
   return {
     async find(key: string): Promise<StoredSession | undefined> {
@@ -118,6 +120,7 @@ export function createSessions(deps: { pool: Pool }) {
       );
       const flash = presentFlash({ id, key: input.key, message: input.message, data: input.data ?? null, created_at: new Date() });
       const written: WrittenFlash = { flash, sessions: rowCount ?? 0 };
+      metrics?.flashesWritten.inc(written.sessions);
       if (listTarget) written.reached = rows.map((row) => row.session_sid);
       return written;
     },
@@ -126,6 +129,7 @@ export function createSessions(deps: { pool: Pool }) {
     async removeFlashes(key: string, ids: readonly string[]): Promise<number> {
       if (ids.length === 0) return 0;
       const { rowCount } = await pool.query('DELETE FROM flashes WHERE session_sid = $1 AND id = ANY($2::uuid[])', [key, ids]);
+      metrics?.flashesAcknowledged.inc(rowCount ?? 0);
       return rowCount ?? 0;
     },
 

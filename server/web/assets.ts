@@ -94,7 +94,7 @@ function collect(manifest: Manifest, key: string, seen: Set<string>, into: { sty
 }
 
 /**
- * Reads `<distDir>/.vite/manifest.json` (distDir is the build's output, `dist/client`) and
+ * Reads `<distDir>/.vite/manifest.json` (distDir is the build's output, `dist/browser`) and
  * resolves both entries now, so a stale or partial build fails at start rather than on the
  * first page view.
  */

@@ -340,6 +340,12 @@ p{margin:.5rem 0;color:#4b5563}
 h1,.message{color:#f8fafc}p{color:#cbd5e1}}
 `;
 
+/**
+ * For `style-src`: the CSP source that allows the inline style of the maintenance page and
+ * of the too-many-requests page, so neither policy needs 'unsafe-inline'.
+ */
+export const pageStyleHash = `'sha256-${createHash('sha256').update(maintenanceCss).digest('base64')}'`;
+
 export function renderMaintenance({ message, retryAfterSeconds, nonce }: MaintenancePageInput): string {
   const retry = Math.max(1, Math.round(retryAfterSeconds));
   return html`<!doctype html>
@@ -366,6 +372,33 @@ export function renderMaintenance({ message, retryAfterSeconds, nonce }: Mainten
 `.value;
 }
 
+/**
+ * What a page request gets when its address starts new sessions faster than
+ * SESSION_RATE_LIMIT allows (429): static text, no script and no reload loop, since
+ * reloading is what it asks the client not to do.
+ */
+export function renderTooManyRequests({ retryAfterSeconds }: { retryAfterSeconds: number }): string {
+  const retry = Math.max(1, Math.round(retryAfterSeconds));
+  return html`<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="robots" content="noindex">
+<title>Too many requests · ${STORE_NAME}</title>
+<style>${new SafeHtml(maintenanceCss)}</style>
+</head>
+<body>
+<main>
+  <h1>Too many new visits from your network</h1>
+  <p>Please wait ${retry} ${retry === 1 ? 'second' : 'seconds'}, then reload the page.</p>
+  <p class="small">If your browser refuses cookies, allowing them for this site avoids this.</p>
+</main>
+</body>
+</html>
+`.value;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Ops console
 
@@ -386,7 +419,8 @@ ${head('flashcast ops', assets)}
   <nav class="ops-header__nav" aria-label="Ops">
     <a href="/ops/jobs" target="_blank" rel="noopener">Agendash ↗</a>
     <a href="/" target="_blank" rel="noopener">Store ↗</a>
-    <button type="button" class="ops-button ops-button--ghost" id="token-forget" hidden>Forget token</button>
+    <span class="ops-who" id="ops-who" hidden></span>
+    <button type="button" class="ops-button ops-button--ghost" id="sign-out" hidden>Sign out</button>
   </nav>
 </header>
 <div class="ops-alert" id="ops-alert" role="alert" hidden></div>
@@ -394,9 +428,9 @@ ${head('flashcast ops', assets)}
 
 <form class="ops-card token-form" id="token-form" hidden>
   <h2>Sign in</h2>
-  <p>Paste the ops token (<code>OPS_TOKEN</code>; in development it is printed at start). It is kept in this tab only.</p>
+  <p>Paste your ops token: an operator token from <code>npm run ops -- operators create</code>, or the administrator's <code>OPS_TOKEN</code> (in development it is printed at start). The console keeps a session cookie, never the token; the session ends after 30 minutes without use, or when you sign out.</p>
   <label class="field"><span>Ops token</span><input type="password" name="token" autocomplete="off" spellcheck="false" required></label>
-  <button type="submit" class="ops-button">Use token</button>
+  <button type="submit" class="ops-button">Sign in</button>
 </form>
 
 <main class="ops-grid" id="ops-main" hidden>
@@ -478,6 +512,28 @@ ${head('flashcast ops', assets)}
       <button type="button" class="ops-button ops-button--ghost" id="jobs-refresh">Refresh</button></span>
     </div>
     <div id="jobs-list" class="jobs"></div>
+    <p class="card-status" data-status></p>
+  </section>
+
+  <section class="ops-card ops-card--wide" id="audit-card" aria-labelledby="audit-title">
+    <div class="card-head">
+      <h2 id="audit-title">Audit trail</h2>
+      <button type="button" class="ops-button ops-button--ghost" id="audit-refresh">Refresh</button>
+    </div>
+    <form id="audit-form" class="audit-filters">
+      <label class="field"><span>Who</span><input type="text" name="actor" maxlength="64" placeholder="any" spellcheck="false"></label>
+      <label class="field"><span>Action</span><input type="text" name="action" maxlength="64" placeholder="any, or a prefix: job." list="audit-actions" spellcheck="false"></label>
+      <datalist id="audit-actions"><option value="sign-in"><option value="flash."><option value="promotion."><option value="job."><option value="maintenance."><option value="operator."><option value="agendash."></datalist>
+      <label class="field"><span>Result</span><select name="result"><option value="">any</option><option>ok</option><option>refused</option><option>invalid</option><option>failed</option><option>limited</option></select></label>
+      <button type="submit" class="ops-button">Filter</button>
+    </form>
+    <div class="audit-scroll">
+      <table class="audit-table">
+        <thead><tr><th scope="col">When</th><th scope="col">Who</th><th scope="col">Action</th><th scope="col">Target</th><th scope="col">Result</th><th scope="col">From</th></tr></thead>
+        <tbody id="audit-rows"></tbody>
+      </table>
+    </div>
+    <button type="button" class="ops-button ops-button--ghost" id="audit-older" hidden>Older entries</button>
     <p class="card-status" data-status></p>
   </section>
 </main>

@@ -28,12 +28,17 @@ async function newVisitor(): Promise<Visitor> {
 }
 
 describe('when a new visitor views the home page', () => {
-  it('then it gets a session and its cookie, and later views of the home page write nothing', async () => {
+  it('then it gets a session and its cookie, its return extends the trial lifetime once, and later views write nothing', async () => {
     const visitor = new Visitor(t.url);
     const first = await visitor.request('/');
     expect(first.status).toBe(200);
     expect(first.headers.getSetCookie().join()).toMatch(/flashcast\.sid=.*HttpOnly.*SameSite=Lax/i);
     expect(await t.sessions.find(keyOf(visitor))).toBeDefined();
+
+    // The first return turns the trial lifetime into the full one: one UPDATE of the expiry.
+    statements.length = 0;
+    expect((await visitor.request('/')).status).toBe(200);
+    expect(writes()).toHaveLength(1);
 
     statements.length = 0;
     for (let i = 0; i < 5; i += 1) expect((await visitor.request('/')).status).toBe(200);

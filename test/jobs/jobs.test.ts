@@ -100,7 +100,7 @@ describe('the ops jobs API', () => {
       runTimeoutMs: 20_000,
     });
     opsApi.use(createJobRoutes({ jobs }));
-    const page = createAgendashPage(jobs.agenda);
+    const page = createAgendashPage(jobs);
     agendash.use(page.handler);
   });
   afterAll(async () => {
@@ -227,13 +227,17 @@ describe('the ops jobs API', () => {
     expect(await job('always-fails')).toMatchObject({ failReason: 'the test job fails on purpose', lastResult: null });
   });
 
-  it('then Agendash is served at /ops/jobs behind the ops login', async () => {
-    expect((await fetch(`${app.url}/ops/jobs/`)).status).toBe(401);
+  it('then Agendash is served at /ops/jobs behind ops access, and HTTP Basic no longer opens it', async () => {
+    const anonymous = await fetch(`${app.url}/ops/jobs/`, { headers: { accept: 'text/html' } });
+    expect(anonymous.status).toBe(401);
+    expect(anonymous.headers.get('www-authenticate')).toBeNull();
+    expect(await anonymous.text()).toContain('href="/ops"');
     const basic = { authorization: `Basic ${Buffer.from(`ops:${TEST_OPS_TOKEN}`).toString('base64')}` };
-    const page = await fetch(`${app.url}/ops/jobs/`, { headers: basic });
+    expect((await fetch(`${app.url}/ops/jobs/`, { headers: basic })).status).toBe(401);
+    const page = await fetch(`${app.url}/ops/jobs/`, { headers: opsHeaders(TEST_OPS_TOKEN) });
     expect(page.status).toBe(200);
     expect(page.headers.get('content-type')).toMatch(/html/);
-    const stats = await fetch(`${app.url}/ops/jobs/api/stats`, { headers: basic });
+    const stats = await fetch(`${app.url}/ops/jobs/api/stats`, { headers: opsHeaders(TEST_OPS_TOKEN) });
     expect(stats.status).toBe(200);
   });
 });

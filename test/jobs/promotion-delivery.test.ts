@@ -1,17 +1,25 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runPromotionRound } from '../../jobs/promotion-round.ts';
+import { createPromotionEventQueue } from '../../server/promotions/promotion-events.ts';
 import { createPromotions, type Promotions } from '../../server/promotions/promotions.ts';
+import { testLogger } from '../support/app.ts';
 import type { Flash } from '../../protocol/events.ts';
 import { collectFlashes, eventually, startRealtimeApp, type RealtimeApp } from '../realtime/support.ts';
 
 let t: RealtimeApp;
 let promotions: Promotions;
+let events: ReturnType<typeof createPromotionEventQueue>;
 
 beforeAll(async () => {
-  t = await startRealtimeApp({ hooks: { onPromotionEvent: (key, event) => promotions.recordEvent(key, event).then(() => undefined) } });
+  // Wired as server/system.ts wires it: the widget's events go through the batching queue.
+  t = await startRealtimeApp({ hooks: { onPromotionEvent: (key, event) => events.add(key, event) } });
   promotions = createPromotions({ pool: t.pool });
+  events = createPromotionEventQueue({ promotions, logger: testLogger });
 });
-afterAll(() => t.close());
+afterAll(async () => {
+  await events?.close();
+  await t?.close();
+});
 
 describe('when a visitor has the site open and a round runs', () => {
   it('then the banner arrives over its socket, is stored in its session, and the widget events are counted', async () => {

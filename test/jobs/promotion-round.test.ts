@@ -221,7 +221,9 @@ describe('when the round runs as an Agenda job', () => {
       const [first, second] = keys as [string, string];
       expect(await bed.promotions.recordEvent(first, { promotionId: promotion.id, action: 'displayed' })).toBe(true);
       expect(await bed.promotions.recordEvent(first, { promotionId: promotion.id, action: 'displayed' })).toBe(false);
-      expect(await bed.promotions.recordEvent(second, { promotionId: promotion.id, action: 'clicked' })).toBe(true);
+      // A click counts only after a display to the same session.
+      expect(await bed.promotions.recordEvent(second, { promotionId: promotion.id, action: 'clicked' })).toBe(false);
+      expect(await bed.promotions.recordEvent(first, { promotionId: promotion.id, action: 'clicked' })).toBe(true);
       expect(await bed.promotions.recordEvent(second, { promotionId: promotion.id, action: 'dismissed' })).toBe(true);
       // Not delivered to this session, not a promotion, not an action: ignored.
       const other = await createPromotion('Never delivered');

@@ -40,3 +40,44 @@ describe('when ops use the CLI against a running flashcast', () => {
     expect(away.output).toContain('Could not reach flashcast at http://127.0.0.1:9');
   });
 });
+
+describe('when the administrator manages operators from the CLI', () => {
+  it('then create prints a token once, list shows roles without tokens, revoke ends the token, and audit shows who did what', async () => {
+    const created = await ops(['operators', 'create', 'carol', '--role', 'operator']);
+    expect(created.code, created.output).toBe(0);
+    expect(created.output).toContain('stores only its hash');
+    const token = /"token": "(fcop_[^"]+)"/.exec(created.output)?.[1];
+    expect(token).toBeDefined();
+
+    const list = await ops(['operators', 'list']);
+    expect(list.code, list.output).toBe(0);
+    expect(JSON.parse(list.output).operators).toEqual([expect.objectContaining({ name: 'carol', role: 'operator', createdBy: 'admin', revokedAt: null })]);
+    expect(list.output).not.toContain(token);
+
+    // Carol works with her own token; an operator cannot manage operators.
+    const flash = await ops(['flash', 'From carol', '--to', 'all'], token);
+    expect(flash.code, flash.output).toBe(0);
+    const notAdmin = await ops(['operators', 'list'], token);
+    expect(notAdmin.code).toBe(1);
+    expect(notAdmin.output).toContain('FORBIDDEN');
+
+    const audit = await ops(['audit', '--actor', 'carol', '--limit', '5']);
+    expect(audit.code, audit.output).toBe(0);
+    expect(JSON.parse(audit.output).entries[0]).toMatchObject({ actor: 'carol', role: 'operator', action: 'flash.push', target: 'all', result: 'ok', params: { message: 'From carol' } });
+
+    const revoked = await ops(['operators', 'revoke', 'carol']);
+    expect(revoked.code, revoked.output).toBe(0);
+    expect(JSON.parse(revoked.output)).toMatchObject({ name: 'carol', revokedAt: expect.any(String) });
+    const after = await ops(['stats'], token);
+    expect(after.code).toBe(1);
+    expect(after.output).toContain('UNAUTHORIZED');
+
+    const trail = await ops(['audit', '--action', 'operator.', '--limit', '10']);
+    expect(JSON.parse(trail.output).entries.map((e: { action: string; target: string }) => `${e.action} ${e.target}`)).toEqual([
+      'operator.revoke carol',
+      'operator.create carol',
+    ]);
+    const refusals = await ops(['audit', '--actor', 'anonymous', '--result', 'refused']);
+    expect(JSON.parse(refusals.output).entries.length).toBeGreaterThanOrEqual(2);
+  });
+});

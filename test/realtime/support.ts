@@ -1,6 +1,6 @@
 import { io as connect, type ManagerOptions, type Socket as ClientSocket, type SocketOptions } from 'socket.io-client';
 import { vi } from 'vitest';
-import type { AppDeps } from '../../server/app.ts';
+import type { AppConfig, AppDeps } from '../../server/app.ts';
 import { createPresenceRoutes } from '../../server/realtime/presence.ts';
 import { deferredEmitter } from '../../server/realtime/push.ts';
 import { createSocketServer, type SocketServer, type SocketServerDeps, type SocketServerOptions } from '../../server/realtime/socket-server.ts';
@@ -33,6 +33,9 @@ export const EVENTUALLY = { timeout: 20_000, interval: 20 };
 export async function startRealtimeApp(
   options: SocketServerOptions & {
     ttlSeconds?: number;
+    trialSeconds?: number;
+    /** The app's settings beyond the test defaults (test/support/app.ts). */
+    config?: Partial<AppConfig>;
     /** The socket server's cookie secrets; default the app's one (TEST_SESSION_SECRET). */
     sessionSecrets?: readonly string[];
     hooks?: Pick<SocketServerDeps, 'onConnect' | 'onPromotionEvent'>;
@@ -43,6 +46,8 @@ export async function startRealtimeApp(
   const ttlSeconds = options.ttlSeconds ?? 3600;
   const t = await startTestApp({
     ttlSeconds,
+    ...(options.trialSeconds === undefined ? {} : { trialSeconds: options.trialSeconds }),
+    ...(options.config ? { config: options.config } : {}),
     emitter,
     extend: (deps) => ({ opsApi: [createPresenceRoutes({ pool: deps.pool })], ...options.extend?.(deps) }),
   });

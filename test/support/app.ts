@@ -1,6 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createApp, type AppDeps } from '../../server/app.ts';
+import { createApp, type AppConfig, type AppDeps } from '../../server/app.ts';
 import { migrate } from '../../server/db/migrate.ts';
 import { createPool, type Pool } from '../../server/db/pool.ts';
 import { createLogger } from '../../server/logger.ts';
@@ -32,12 +32,23 @@ export const testLogger = createLogger(process.env.TEST_LOG_LEVEL ?? 'silent');
  * Each test file gets its own database, so tests never see each other's sessions.
  */
 export async function startTestApp(
-  options: { ttlSeconds?: number; emitter?: RoomEmitter; extend?: (deps: AppDeps) => Partial<AppDeps> } = {},
+  options: {
+    ttlSeconds?: number;
+    /** The store's trial lifetime of a new session (default the store's own). */
+    trialSeconds?: number;
+    emitter?: RoomEmitter;
+    extend?: (deps: AppDeps) => Partial<AppDeps>;
+    config?: Partial<AppConfig>;
+  } = {},
 ): Promise<TestApp> {
   const database = await createTestDatabase();
   await migrate({ databaseUrl: database.url, logger: testLogger });
   const pool = createPool({ url: database.url, logger: testLogger });
-  const store = new SessionStore({ pool, ttlSeconds: options.ttlSeconds ?? 3600 });
+  const store = new SessionStore({
+    pool,
+    ttlSeconds: options.ttlSeconds ?? 3600,
+    ...(options.trialSeconds === undefined ? {} : { trialSeconds: options.trialSeconds }),
+  });
   const sessions = createSessions({ pool });
   const push = createPush({ sessions, emitter: options.emitter ?? silentEmitter });
   const assets = loadAssets(clientDistDir);
@@ -56,6 +67,9 @@ export async function startTestApp(
     sessionTtlSeconds: options.ttlSeconds ?? 3600,
     opsToken: TEST_OPS_TOKEN,
     production: false,
+    // Test files start hundreds of visitors from 127.0.0.1; the limit's own tests set it.
+    sessionRateLimit: 0,
+    ...options.config,
   });
   const server = createServer(app);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

@@ -21,9 +21,11 @@ export function startProcess(
   entry = 'server/main.ts',
   /** The log line that says it is up; default: the one naming the URL it serves (a worker has none). */
   ready: RegExp = /"url":"(http:\/\/[^"]+)"/,
+  /** `compiled`: plain `node <entry>` in `cwd` (a production install), without the TypeScript loader. */
+  launch: { cwd?: string; compiled?: boolean } = {},
 ): Promise<StartedProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', entry], {
-    cwd: rootDir,
+  const child = spawn(process.execPath, launch.compiled ? [entry] : ['--import', 'tsx', entry], {
+    cwd: launch.cwd ?? rootDir,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/root', PORT: '0', LOG_LEVEL: 'info', ...env },
     detached: true,
     stdio: ['ignore', 'pipe', 'pipe'],
