@@ -96,7 +96,11 @@ async function seedsRound(pool: Pool): Promise<{ sessions: number; statements: n
     const eligible = promotions.filter((promotion) => !seen.has(promotion.id));
     if (eligible.length === 0) continue;
     let ticket = Math.random() * eligible.reduce((sum, promotion) => sum + promotion.weight, 0);
-    const pick = eligible.find((promotion) => (ticket -= promotion.weight) < 0) ?? eligible[eligible.length - 1]!;
+    const pick =
+      eligible.find((promotion) => {
+        ticket -= promotion.weight;
+        return ticket < 0;
+      }) ?? eligible[eligible.length - 1]!;
     sess.promotionsSeen = [...seen, pick.id];
     sess.flash = { ...sess.flash, promotion: { message: pick.call_to_action, promotionId: pick.id, url: pick.url } };
     await query('UPDATE session SET sess = $2 WHERE sid = $1', [sid, sess]);

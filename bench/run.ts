@@ -93,7 +93,7 @@ async function main(): Promise<number> {
       } finally {
         await dropDatabase(database.url, dbName).catch((error: unknown) => logger.warn({ err: error }, 'could not drop'));
       }
-      await fs.writeFile(path.join(resultsDir, `${module.name}.json`), JSON.stringify(stored, null, 2) + '\n');
+      await fs.writeFile(path.join(resultsDir, `${module.name}.json`), `${JSON.stringify(stored, null, 2)}\n`);
     }
     await writeReport();
     logger.info(`wrote ${path.relative(process.cwd(), path.join(resultsDir, 'report.md'))}`);

@@ -91,7 +91,12 @@ function captureStatement(pool: Pool, match: RegExp): { get(): Captured | undefi
     }
     return (original as (...a: unknown[]) => unknown).apply(this, args);
   } as Pool['query'];
-  return { get: () => captured, restore: () => void (pool.query = original) };
+  return {
+    get: () => captured,
+    restore: () => {
+      pool.query = original;
+    },
+  };
 }
 
 const ms = (value: number) => Number(value.toFixed(value < 10 ? 2 : 0));

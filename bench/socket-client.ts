@@ -325,7 +325,8 @@ async function serverRole(): Promise<ServerApi> {
       if (typeof (result as Promise<unknown> | undefined)?.then === 'function') {
         const record = (): void => {
           const end = now();
-          const entry = (current.queries[kind] ??= { count: 0, totalMs: 0, maxMs: 0 });
+          current.queries[kind] ??= { count: 0, totalMs: 0, maxMs: 0 };
+          const entry = current.queries[kind];
           entry.count += 1;
           entry.totalMs += end - start;
           entry.maxMs = Math.max(entry.maxMs, end - start);

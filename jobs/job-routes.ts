@@ -1,4 +1,4 @@
-import type { Agenda } from 'agenda';
+
 import { createExpressMiddleware } from 'agendash';
 import { Router, type RequestHandler } from 'express';
 import { z } from 'zod';

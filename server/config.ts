@@ -79,8 +79,6 @@ const schema = z.object({
   FLASHCAST_TEST_CLOCK_SKEW_MS: z.coerce.number().int().min(-3_600_000).max(3_600_000).optional(),
 });
 
-export type Env = z.input<typeof schema>;
-
 export interface Config {
   readonly env: 'development' | 'production' | 'test';
   readonly port: number;
@@ -163,14 +161,6 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     databasePoolMax: e.DATABASE_POOL_MAX,
     testClockSkewMs: e.FLASHCAST_TEST_CLOCK_SKEW_MS ?? 0,
   });
-}
-
-/** The settings table of the README, generated from the schema so the two never drift. */
-export function describeSettings(): Array<{ name: string; meaning: string }> {
-  return Object.entries(schema.shape).map(([name, field]) => ({
-    name,
-    meaning: (field as z.ZodType).description ?? '',
-  }));
 }
 
 const cliSchema = z.object({

@@ -1,4 +1,4 @@
-import { ConfigError, loadConfig } from './config.ts';
+import { type Config, ConfigError, loadConfig } from './config.ts';
 import { createLogger } from './logger.ts';
 import { createMetrics } from './metrics.ts';
 import { describeStartupFailure } from './startup-failure.ts';
@@ -12,7 +12,7 @@ const STOP_DEADLINE_MS = 25_000;
 
 /** The entry point: reads the environment, starts, and turns signals into an orderly stop. */
 async function main(): Promise<void> {
-  let config;
+  let config: Config;
   try {
     config = loadConfig();
   } catch (error) {

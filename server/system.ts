@@ -81,6 +81,7 @@ export async function startSystem(config: Config, logger: Logger, metrics: Metri
     stoppingNow = undefined;
   };
 
+  let stopJobsOnFailure: (() => Promise<void>) | undefined;
   try {
     const databaseUrl: string = config.databaseUrl ?? (await startEmbedded(config.dataDir, logger, stops));
     await migrate({ databaseUrl, logger });
@@ -135,7 +136,9 @@ export async function startSystem(config: Config, logger: Logger, metrics: Metri
       metrics,
       processName: jobsProcessName(config.role),
     });
-    stops.push(named('Agenda (running jobs)', () => jobs.stop()));
+    // Its stop is pushed last (below), so it runs first: Agenda drains its running jobs while
+    // sockets and pools still work. Until then, a start that fails stops it here.
+    stopJobsOnFailure = () => jobs.stop();
 
     if (webEmitter) {
       const store = new SessionStore({ pool, ttlSeconds: config.sessionTtlSeconds });
@@ -221,14 +224,15 @@ export async function startSystem(config: Config, logger: Logger, metrics: Metri
         emitLocal: (event) => realtime.io.local.to(VISITORS_ROOM).emit('maintenance', event),
       });
       stops.push(named('the countdown ticker', async () => ticker.close()));
-      // Runs first on stop: Agenda drains its running jobs while sockets and pool still work.
-      stops.push(named('Agenda (running jobs)', () => jobs.stop()));
       const { port } = server.address() as AddressInfo;
       running.url = urlOf(config.host, port);
     }
+    stops.push(named('Agenda (running jobs)', () => jobs.stop()));
+    stopJobsOnFailure = undefined;
     started = true;
     return running;
   } catch (error) {
+    await stopJobsOnFailure?.().catch((stopError: unknown) => logger.error({ err: stopError }, 'could not stop Agenda'));
     await stop();
     throw error;
   }

@@ -102,7 +102,7 @@ export async function readOrCreatePassword(paths: ClusterPaths, logger: Logger):
     );
   }
   const password = randomBytes(24).toString('base64url');
-  await writeFileAtomic(paths.passwordFile, password + '\n', 0o600);
+  await writeFileAtomic(paths.passwordFile, `${password}\n`, 0o600);
   logger.debug({ file: paths.passwordFile }, 'generated the embedded PostgreSQL password');
   return password;
 }

@@ -118,7 +118,7 @@ export async function updateLock(paths: ClusterPaths, record: LockRecord): Promi
     throw new Error(`Another process took over ${paths.lockFile} while this one was starting PostgreSQL; start again.`);
   }
   const scratch = `${paths.lockFile}.${process.pid}.tmp`;
-  await fs.writeFile(scratch, JSON.stringify(record) + '\n');
+  await fs.writeFile(scratch, `${JSON.stringify(record)}\n`);
   await fs.rename(scratch, paths.lockFile);
 }
 
@@ -132,7 +132,7 @@ export async function releaseLock(paths: ClusterPaths, ownerId: string): Promise
 /** Exclusive create with complete content: readers never see a half-written lock. */
 async function createLock(paths: ClusterPaths, record: LockRecord): Promise<boolean> {
   const scratch = `${paths.lockFile}.${record.ownerId}.tmp`;
-  await fs.writeFile(scratch, JSON.stringify(record) + '\n');
+  await fs.writeFile(scratch, `${JSON.stringify(record)}\n`);
   try {
     await fs.link(scratch, paths.lockFile);
     return true;

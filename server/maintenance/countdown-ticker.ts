@@ -72,7 +72,10 @@ export function createCountdownTicker(deps: CountdownTickerDeps): CountdownTicke
     // behind (a long pause): seconds that have passed are skipped, never sent late in a burst.
     const next = Math.min(Math.ceil(msLeft / 1000), counting.lastSent === undefined ? Number.POSITIVE_INFINITY : counting.lastSent - 1);
     const due = next > 0 ? counting.deadline - next * 1000 : counting.deadline;
-    if (now < due) return schedule(due - now);
+    if (now < due) {
+      schedule(due - now);
+      return;
+    }
     if (next > 0) {
       emit(countdownEvent(snapshot, next, now));
       counting.lastSent = next;

@@ -13,6 +13,7 @@ export const promotionUrlSchema = z
   .trim()
   .max(2000, 'must be at most 2000 characters')
   .refine((value) => {
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are exactly what a URL must not hold
     if (/[\s\u0000-\u001f\\]/.test(value)) return false;
     if (value.startsWith('/')) return !value.startsWith('//');
     try {
@@ -73,8 +74,6 @@ export const updatePromotionSchema = z
 export type CreatePromotionInput = z.output<typeof createPromotionSchema>;
 export type UpdatePromotionInput = z.output<typeof updatePromotionSchema>;
 
-/** A promotion id from a path or a socket: a positive integer that fits the column. */
-export const promotionIdSchema = z.coerce.number().int().positive().max(2_147_483_647);
 
 /** What the widget reports (protocol/events.ts), checked again here: it comes from a browser. */
 export const promotionEventSchema = z.strictObject({

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Flash } from '../../protocol/events.ts';
 import { TEST_OPS_TOKEN } from '../support/app.ts';
 import { Visitor, opsHeaders } from '../support/http.ts';
-import { parsePrometheusText, valueOf, type Sample } from '../support/prometheus.ts';
+import { parsePrometheusText, sampleValue, type Sample } from '../support/prometheus.ts';
 import { startTestSystem, type TestSystem } from '../support/system.ts';
 import { collectFlashes, connected, eventually, openSocket } from '../realtime/support.ts';
 
@@ -72,7 +72,7 @@ describe('when Prometheus scrapes /metrics', () => {
 
       await eventually(async () => {
         const after = await scrape();
-        const moved = (name: string, labels: Record<string, string> = {}) => valueOf(after, name, labels) - valueOf(before, name, labels);
+        const moved = (name: string, labels: Record<string, string> = {}) => sampleValue(after, name, labels) - sampleValue(before, name, labels);
         expect(moved('flashcast_flashes_written_total')).toBeGreaterThanOrEqual(pushed.body.sessions);
         expect(moved('flashcast_flashes_acknowledged_total')).toBe(1);
         expect(moved('flashcast_push_write_duration_seconds_count')).toBe(1);
@@ -81,12 +81,12 @@ describe('when Prometheus scrapes /metrics', () => {
         expect(moved('flashcast_job_duration_seconds_count', { job: 'session-cleanup' })).toBe(1);
         expect(moved('flashcast_http_request_duration_seconds_count', { route: '/api/flashes/ack', method: 'POST', status: '200' })).toBe(1);
         expect(moved('flashcast_http_request_duration_seconds_count', { route: '/ops/api/jobs/:name/run' })).toBe(1);
-        expect(valueOf(after, 'flashcast_open_sockets')).toBe(1);
-        expect(valueOf(after, 'flashcast_active_sessions')).toBeGreaterThanOrEqual(1);
+        expect(sampleValue(after, 'flashcast_open_sockets')).toBe(1);
+        expect(sampleValue(after, 'flashcast_active_sessions')).toBeGreaterThanOrEqual(1);
       });
     } finally {
       socket.disconnect();
     }
-    await eventually(async () => expect(valueOf(await scrape(), 'flashcast_open_sockets')).toBe(0));
+    await eventually(async () => expect(sampleValue(await scrape(), 'flashcast_open_sockets')).toBe(0));
   });
 });

@@ -13,6 +13,7 @@ let t: TestSystem;
 let operatorToken: string;
 let viewerToken: string;
 
+// biome-ignore lint/suspicious/noExplicitAny: the answers of every ops route, read as the test needs
 interface Answer<T = any> {
   status: number;
   body: T;
@@ -27,6 +28,7 @@ interface CallOptions {
   headers?: Record<string, string>;
 }
 
+// biome-ignore lint/suspicious/noExplicitAny: as above
 async function call<T = any>(method: string, path: string, options: CallOptions = {}): Promise<Answer<T>> {
   const headers: Record<string, string> = { accept: 'application/json', ...options.headers };
   if (options.token) headers.authorization = `Bearer ${options.token}`;

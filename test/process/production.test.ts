@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
 import { opsHeaders } from '../support/http.ts';
 import { startProcess, type StartedProcess } from '../support/process.ts';
-import { parsePrometheusText, valueOf } from '../support/prometheus.ts';
+import { parsePrometheusText, sampleValue } from '../support/prometheus.ts';
 
 /**
  * The production deploy of the README, as an operator does it: `npm run build` once, then a
@@ -54,7 +54,10 @@ function startDeployed(env: Record<string, string>, ready?: RegExp): Promise<Sta
     ready,
     { cwd: deployDir, compiled: true },
   );
-  return launched.then((process) => (started.push(process), process));
+  return launched.then((process) => {
+    started.push(process);
+    return process;
+  });
 }
 
 const metricsUrlOf = (process: StartedProcess) => /"metricsUrl":"(http:\/\/[^"]+)"/.exec(process.output())![1]!;
@@ -117,7 +120,7 @@ describe('when the build is deployed with production dependencies only', () => {
     const scraped = await fetch(`${worker.url}/metrics`);
     expect(scraped.status).toBe(200);
     const { samples } = parsePrometheusText(await scraped.text());
-    expect(valueOf(samples, 'flashcast_job_runs_total', { job: 'session-cleanup', result: 'success' })).toBe(1);
+    expect(sampleValue(samples, 'flashcast_job_runs_total', { job: 'session-cleanup', result: 'success' })).toBe(1);
     expect(parsePrometheusText(await (await fetch(`${metricsUrlOf(web)}/metrics`)).text()).samples.length).toBeGreaterThan(20);
 
     const line = web
