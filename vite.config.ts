@@ -9,6 +9,7 @@ import { ASSETS_BASE, ASSETS_DIR } from './server/web/assets.ts';
  *
  *   client/visitor/main.ts  store pages' script and the banner widget
  *   client/ops/main.ts      the ops console
+ *   client/widget/main.ts   the banner widget for any site (one script tag, /flashcast/widget.js)
  *
  * Output: dist/browser/assets/<name>-<hash>.js|css, served by the server at /assets/ (the
  * folder only: the manifest, dist/browser/.vite/manifest.json, stays unserved). dist/browser,
@@ -35,6 +36,8 @@ export default defineConfig({
       input: {
         visitor: fromHere('./client/visitor/main.ts'),
         ops: fromHere('./client/ops/main.ts'),
+        // The banner widget for any site, loaded by GET /flashcast/widget.js (server/web/widget-routes.ts).
+        widget: fromHere('./client/widget/main.ts'),
       },
     },
   },

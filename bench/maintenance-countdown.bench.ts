@@ -7,7 +7,7 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { io as connect, type Socket as ClientSocket } from 'socket.io-client';
 import { createAgenda } from '../jobs/agenda.ts';
-import { createMaintenanceCountdownJob } from '../jobs/maintenance-countdown.ts';
+import { countdownQueue, createMaintenanceCountdownJob } from '../jobs/maintenance-countdown.ts';
 import type { ClientToServerEvents, MaintenanceEvent, ServerToClientEvents } from '../protocol/events.ts';
 import { createApp } from '../server/app.ts';
 import { createPool } from '../server/db/pool.ts';
@@ -252,7 +252,7 @@ export async function run(ctx: BenchContext): Promise<BenchResult> {
   const stopping = new AbortController();
   createMaintenanceCountdownJob().define(agenda.agenda, { pool, logger: ctx.logger, sessions, push, emitter, stopping: stopping.signal });
   await agenda.agenda.start();
-  const maintenance = createMaintenance({ pool, logger: ctx.logger, sessions, emitter, agenda: agenda.agenda, view });
+  const maintenance = createMaintenance({ pool, logger: ctx.logger, sessions, emitter, queueCountdown: countdownQueue(agenda.agenda), view });
 
   const assets = loadAssets(clientDistDir);
   const { app } = createApp(

@@ -1,5 +1,5 @@
 import os from 'node:os';
-import { PROMOTION_ROUND_SQL, runPromotionRound, type PromotionRoundResult } from '../jobs/promotion-round.ts';
+import { PROMOTION_ROUND_SQL, runPromotionRound, type PromotionRoundResult } from '../server/promotions/promotion-round.ts';
 import { createPool, type Pool } from '../server/db/pool.ts';
 import type { RoomEmitter } from '../server/realtime/push.ts';
 import { activeSessionKeysSql } from '../server/sessions/active-sessions.ts';

@@ -5,7 +5,7 @@ import { z } from 'zod';
 import { setAuditTarget } from '../server/http/ops-audit.ts';
 import { parseInput } from '../server/http/validate.ts';
 import { AppError, validationFailed } from '../server/errors.ts';
-import type { Jobs } from './index.ts';
+import type { Jobs } from './jobs.ts';
 
 const scheduleSchema = z.strictObject({
   every: z.string({ error: 'must be an interval such as "1 minute", or a cron expression' }),

@@ -2,7 +2,6 @@ import type { Agenda, Job } from 'agenda';
 import type { Logger } from '../server/logger.ts';
 import { systemClock } from '../server/db/database-clock.ts';
 import { FLASH_KEY } from '../server/maintenance/maintenance-events.ts';
-import { MAINTENANCE_COUNTDOWN_JOB, type CountdownJobData } from '../server/maintenance/maintenance.ts';
 import { createMaintenanceView, type MaintenanceView } from '../server/maintenance/maintenance-state.ts';
 import { createMaintenanceStore, type MaintenanceSnapshot, type MaintenanceStore } from '../server/maintenance/maintenance-store.ts';
 import type { JobDefinition, JobDeps } from './job-definition.ts';
@@ -25,6 +24,23 @@ import type { JobDefinition, JobDeps } from './job-definition.ts';
  * ended by another process). Ending is conditional on the state still being this countdown,
  * so maintenance begins once, at the deadline, whoever ends it.
  */
+
+/** The Agenda job that drives a countdown; its data is `CountdownJobData`. */
+export const MAINTENANCE_COUNTDOWN_JOB = 'maintenance-countdown';
+
+export interface CountdownJobData {
+  /** ISO time, whole milliseconds: the stored deadline the job drives the countdown to. */
+  deadline: string;
+  /** Written by earlier versions, when the job sent the ticks; ignored. */
+  sentSeconds?: number;
+}
+
+/** What the maintenance module is given to queue a countdown's job (MaintenanceDeps.queueCountdown). */
+export function countdownQueue(agenda: Pick<Agenda, 'now'>): (deadline: Date) => Promise<void> {
+  return async (deadline) => {
+    await agenda.now<CountdownJobData>(MAINTENANCE_COUNTDOWN_JOB, { deadline: deadline.toISOString() });
+  };
+}
 
 /** A worker that stops beating for this long is presumed dead and its countdown taken over. */
 export const COUNTDOWN_LOCK_LIFETIME_MS = 5000;

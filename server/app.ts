@@ -5,9 +5,9 @@ import type { Pool } from './db/pool.ts';
 import type { Logger } from './logger.ts';
 import type { Metrics } from './metrics.ts';
 import { createErrorHandler, notFoundHandler } from './http/error-handler.ts';
-import { createHealthRoutes, sendMetrics } from './http/health-routes.ts';
-import { createOpsAccess, type OpsAccessOptions } from './http/ops-access.ts';
-import { createOpsSessionRoutes } from './http/ops-routes.ts';
+import { createHealthRoutes } from './http/health-routes.ts';
+import type { OpsAccessOptions } from './http/ops-access.ts';
+import { createOpsSurface } from './http/ops-surface.ts';
 import { createRequestLog, measureRequests } from './http/request-log.ts';
 import { createSessionMiddleware } from './http/session-middleware.ts';
 import { createSessionRateLimit } from './http/session-rate-limit.ts';
@@ -18,7 +18,8 @@ import type { Push } from './realtime/push.ts';
 import type { Sessions } from './sessions/sessions.ts';
 import type { SessionStore } from './sessions/session-store.ts';
 import type { PageAssets } from './web/assets.ts';
-import { pageStyleHash, renderOpsConsole, renderTooManyRequests } from './web/pages.ts';
+import { pageStyleHash, renderTooManyRequests } from './web/pages.ts';
+import { createWidgetRoutes } from './web/widget-routes.ts';
 
 export interface AppDeps {
   pool: Pool;
@@ -27,12 +28,14 @@ export interface AppDeps {
   sessions: Sessions;
   push: Push;
   /** The built browser code (Vite manifest); a function so a rebuild needs no restart in dev. */
-  assets: (entry: 'visitor' | 'ops') => PageAssets;
+  assets: (entry: 'visitor' | 'ops' | 'widget') => PageAssets;
   clientDir: string;
   /** More ops API routers (promotions, jobs, maintenance), mounted under /ops/api. */
   opsApi?: Router[];
   /** More ops pages (Agendash), mounted under /ops behind ops access (session or token, roles, audit). */
   opsPages?: Array<{ path: string; handler: RequestHandler | Router }>;
+  /** Everything under /ops, built already (server/flashcast.ts does); else built here from the fields above. */
+  ops?: Router;
   /** Runs before the visitor routes; maintenance mode answers 503 here. */
   visitorGate?: RequestHandler;
   /** /readyz: whether this process takes traffic now (started, not draining, database reachable). */
@@ -82,6 +85,8 @@ export function createApp(deps: AppDeps, config: AppConfig) {
     }),
   );
   app.use('/assets', express.static(path.join(deps.clientDir, 'assets'), { immutable: true, maxAge: '1y', index: false }));
+  // The widget for any site: GET /flashcast/widget.js and its files (server/web/widget-routes.ts).
+  app.use(createWidgetRoutes({ clientDir: deps.clientDir, assets: () => deps.assets('widget') }));
   app.use(express.json({ limit: '16kb' }));
 
   const sessionMiddleware = createSessionMiddleware({
@@ -91,34 +96,24 @@ export function createApp(deps: AppDeps, config: AppConfig) {
     secureCookies: config.production,
   });
 
-  // Ops access (server/http/ops-access.ts): no cross-site writes anywhere under /ops; bearer
-  // tokens or the console's ops session; every write audited; viewers only read.
-  const opsAccess = createOpsAccess(
-    { pool: deps.pool, logger: deps.logger },
-    { bootstrapToken: config.opsToken, production: config.production, idleSeconds: config.opsSessionIdleSeconds, signInLimits: config.opsSignInLimits },
+  app.use(
+    deps.ops ??
+      createOpsSurface(
+        {
+          pool: deps.pool,
+          logger: deps.logger,
+          sessions: deps.sessions,
+          push: deps.push,
+          consoleAssets: () => deps.assets('ops'),
+          ...(deps.opsApi ? { opsApi: deps.opsApi } : {}),
+          ...(deps.opsPages ? { opsPages: deps.opsPages } : {}),
+          metrics: deps.metrics,
+        },
+        config,
+      ),
   );
-  app.use('/ops', opsAccess.guard);
-  const opsApi = express.Router();
-  // Ops JSON (sessions, audit, presence) is nobody's to cache, whatever the answer.
-  opsApi.use((_req, res, next) => {
-    res.setHeader('Cache-Control', 'no-store');
-    next();
-  });
-  opsApi.use(opsAccess.signInRoutes);
-  opsApi.use(...opsAccess.protectApi);
-  opsApi.use(opsAccess.routes);
-  opsApi.use(createOpsSessionRoutes({ sessions: deps.sessions, push: deps.push }));
-  for (const router of deps.opsApi ?? []) opsApi.use(router);
-  opsApi.use(notFoundHandler);
-  app.use('/ops/api', opsApi);
-  for (const page of deps.opsPages ?? []) app.use(`/ops${page.path}`, ...opsAccess.protectPage, page.handler);
-  app.get('/ops', (_req, res) => {
-    res.type('html').send(renderOpsConsole({ assets: deps.assets('ops') }));
-  });
 
   app.use(createHealthRoutes({ pool: deps.pool, ready: deps.ready }));
-  // Ops credentials here; without them on METRICS_PORT (health-routes.ts createProbeApp).
-  if (deps.metrics) app.get('/metrics', ...opsAccess.protectApi, sendMetrics(deps.metrics));
 
   if (deps.visitorGate) app.use(deps.visitorGate);
   app.use(sessionMiddleware);

@@ -1,38 +1,17 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { jobsProcessName, startJobs } from '../jobs/index.ts';
-import { createAgendashPage, createJobRoutes } from '../jobs/job-routes.ts';
 import { createApp } from './app.ts';
 import type { Config } from './config.ts';
 import type { EmbeddedDatabase } from './db/embedded-postgres.ts';
-import { migrate } from './db/migrate.ts';
-import { createDatabaseClock } from './db/database-clock.ts';
-import { createDatabaseHealth } from './db/database-health.ts';
-import { createPool, poolBudget, type Pool } from './db/pool.ts';
 import { loadDevSecrets } from './dev-secrets.ts';
+import { createFlashcast } from './flashcast.ts';
+import { createProbeApp } from './http/health-routes.ts';
+import { sessionCookieName } from './http/session-middleware.ts';
 import type { Logger } from './logger.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
-import { createProbeApp } from './http/health-routes.ts';
-import { createWorkerEmitter } from './realtime/cluster.ts';
-import { createPresenceRoutes, presenceCounts } from './realtime/presence.ts';
-import { createPush, deferredEmitter } from './realtime/push.ts';
-import { VISITORS_ROOM } from './realtime/rooms.ts';
-import { createSocketServer } from './realtime/socket-server.ts';
-import { createCountdownTicker } from './maintenance/countdown-ticker.ts';
-import { sendStateOnConnect } from './maintenance/maintenance-events.ts';
-import { createMaintenanceGate } from './maintenance/maintenance-gate.ts';
-import { createMaintenanceRoutes } from './maintenance/maintenance-routes.ts';
-import { createMaintenanceView } from './maintenance/maintenance-state.ts';
-import { createMaintenanceStore } from './maintenance/maintenance-store.ts';
-import { createMaintenance } from './maintenance/maintenance.ts';
-import { createPromotionEventQueue } from './promotions/promotion-events.ts';
-import { createPromotionRoutes } from './promotions/promotion-routes.ts';
-import { createPromotions } from './promotions/promotions.ts';
-import { createSessions } from './sessions/sessions.ts';
-import { SessionStore } from './sessions/session-store.ts';
-import { sessionCookieName } from './http/session-middleware.ts';
-import { loadAssets } from './web/assets.ts';
 import { browserBuildDir } from './project-paths.ts';
+import { named, runStopSteps, type StopStep } from './stop-steps.ts';
+import { loadAssets } from './web/assets.ts';
 
 /** The browser build the web process serves (server/project-paths.ts). */
 export const clientDistDir = browserBuildDir;
@@ -70,97 +49,64 @@ export async function startSystem(config: Config, logger: Logger, metrics: Metri
   let draining = false;
   const stop = async () => {
     draining = true;
-    for (const step of stops.splice(0).reverse()) {
-      stoppingNow = step.what;
-      try {
-        await step();
-      } catch (error) {
-        logger.error({ err: error, step: step.what }, 'shutdown step failed');
-      }
-    }
-    stoppingNow = undefined;
+    await runStopSteps(stops, logger, (what) => {
+      stoppingNow = what;
+    });
   };
 
-  let stopJobsOnFailure: (() => Promise<void>) | undefined;
   try {
     const databaseUrl: string = config.databaseUrl ?? (await startEmbedded(config.dataDir, logger, stops));
-    await migrate({ databaseUrl, logger });
-    // DATABASE_POOL_MAX bounds every connection of this process, LISTEN ones included.
-    const budget = poolBudget(config.databasePoolMax, config.role);
-    const pool: Pool = createPool({ url: databaseUrl, logger, max: budget.main });
-    stops.push(named('the main PostgreSQL pool', () => pool.end()));
-    metrics.watchPool('main', pool);
-
-    // Deadlines are compared on the database's clock; the health check measures the offset
-    // every second, and tells the parts that must act at once when the database is back.
-    const skew = config.testClockSkewMs;
-    const clock = createDatabaseClock(skew ? { localNow: () => Date.now() + skew } : {});
-    const health = createDatabaseHealth({ pool, logger, clock, metrics });
-    await health.check();
-    stops.push(named('the database health check', async () => health.close()));
-    const ready = () => started && !draining && health.isUp();
+    const secrets = await resolveSecrets(config);
+    const production = config.env === 'production';
+    // flashcast itself, as any Express app would add it (server/flashcast.ts): migrations,
+    // pools, health and clock, the maintenance view, the jobs; its stop steps join ours.
+    const flashcast = await createFlashcast({
+      databaseUrl,
+      sessionSecrets: secrets.sessionSecrets,
+      opsToken: secrets.opsToken,
+      cookieName: sessionCookieName(production),
+      sessionTtlSeconds: config.sessionTtlSeconds,
+      production,
+      allowedOrigins: config.allowedOrigins,
+      role: config.role,
+      logger,
+      metrics,
+      poolMax: config.databasePoolMax,
+      mongodbUrl: config.mongodbUrl,
+      clockSkewMs: config.testClockSkewMs,
+      stops,
+    });
+    const ready = () => started && !draining && flashcast.ready();
 
     // METRICS_PORT: probes and /metrics from here on, so that /readyz says 503 while the rest starts.
     let metricsUrl: string | undefined;
     if (config.metricsPort !== undefined) {
-      const probes = createServer(createProbeApp({ pool, ready, metrics }));
+      const probes = createServer(createProbeApp({ pool: flashcast.pool, ready, metrics }));
       metricsUrl = await listen(probes, config.metricsPort, config.host);
       stops.push(named('the METRICS_PORT server', () => closeServer(probes)));
     }
+    const running: RunningSystem = {
+      databaseUrl,
+      opsToken: secrets.opsToken,
+      stop,
+      stopping: () => stoppingNow,
+      ...(metricsUrl ? { metricsUrl } : {}),
+    };
 
-    // This process's view of the maintenance state (LISTEN, with a poll behind it): a web
-    // process's gate and ticks answer from it, a worker's countdown runs follow it.
-    const view = createMaintenanceView({ pool, logger, clock, metrics });
-    await view.start();
-    stops.push(named('the maintenance view', () => view.close()));
-    health.onRecovered(() => void view.refresh().catch(() => undefined));
-
-    const secrets = await resolveSecrets(config);
-    const sessions = createSessions({ pool, metrics });
-    const promotions = createPromotions({ pool });
-    const running: RunningSystem = { databaseUrl, opsToken: secrets.opsToken, stop, stopping: () => stoppingNow, ...(metricsUrl ? { metricsUrl } : {}) };
-
-    // A worker holds no sockets: it reaches the web processes' sockets through their adapter.
-    // A web process emits through its own `io`, bound once Socket.IO exists (the push must
-    // exist before the app, the app before the server, the server before Socket.IO).
-    const webEmitter = config.role === 'worker' ? undefined : deferredEmitter();
-    const emitter = webEmitter ?? createWorkerEmitter(pool, { logger });
-    const push = createPush({ sessions, emitter, metrics });
-
-    const jobs = await startJobs({
-      role: config.role,
-      pool,
-      logger,
-      mongodbUrl: config.mongodbUrl,
-      deps: { pool, logger, sessions, push, emitter, clock, maintenanceView: view, metrics },
-      metrics,
-      processName: jobsProcessName(config.role),
-    });
-    // Its stop is pushed last (below), so it runs first: Agenda drains its running jobs while
-    // sockets and pools still work. Until then, a start that fails stops it here.
-    stopJobsOnFailure = () => jobs.stop();
-
-    if (webEmitter) {
-      const store = new SessionStore({ pool, ttlSeconds: config.sessionTtlSeconds });
-      const maintenance = createMaintenance({ pool, logger, sessions, emitter, agenda: jobs.agenda, view, clock });
+    if (config.role !== 'worker') {
+      // The demo shop: one consumer of flashcast, with its pages, cart and session middleware.
       const assets = loadAssets(clientDistDir);
       const { app } = createApp(
         {
-          pool,
+          pool: flashcast.pool,
           logger,
-          store,
-          sessions,
-          push,
+          store: flashcast.store,
+          sessions: flashcast.sessions,
+          push: flashcast.push,
           assets: (entry) => assets.entry(entry),
           clientDir: clientDistDir,
-          opsApi: [
-            createPresenceRoutes({ pool }),
-            createPromotionRoutes({ promotions }),
-            createJobRoutes({ jobs }),
-            createMaintenanceRoutes(maintenance),
-          ],
-          opsPages: [createAgendashPage(jobs)],
-          visitorGate: createMaintenanceGate(view),
+          ops: flashcast.routes,
+          visitorGate: flashcast.maintenanceGate,
           ready,
           metrics,
         },
@@ -168,71 +114,22 @@ export async function startSystem(config: Config, logger: Logger, metrics: Metri
           sessionSecrets: secrets.sessionSecrets,
           sessionTtlSeconds: config.sessionTtlSeconds,
           opsToken: secrets.opsToken,
-          production: config.env === 'production',
+          production,
           sessionRateLimit: config.sessionRateLimit,
         },
       );
       const server: Server = createServer(app);
-      await new Promise<void>((resolve, reject) => {
-        server.once('error', reject);
-        // A deploy reconnects every visitor at once: a deep accept queue keeps the kernel from
-        // dropping handshakes into 1-15 s SYN retransmits (bench/connect-storm.bench.ts).
-        server.listen({ port: config.port, host: config.host, backlog: 4096 }, resolve);
-      });
+      // A deploy reconnects every visitor at once: a deep accept queue keeps the kernel from
+      // dropping handshakes into 1-15 s SYN retransmits (bench/connect-storm.bench.ts).
+      running.url = await listen(server, config.port, config.host, 4096);
       stops.push(named('the HTTP server (requests in flight)', () => closeServer(server)));
-      // Pushed after the server's close so that it runs before it: server.close() would
-      // otherwise wait on the upgraded websocket connections.
-      // Socket.IO gets a pool of its own (handshake session checks, presence writes and
-      // heartbeats, the session follower, the adapter's LISTEN): queued behind the app's
-      // requests, a heartbeat was late by more than the presence window and the node's
-      // visitors stopped counting as active. Handshake checks are batched, one at a time.
-      const realtimePool = createPool({ url: databaseUrl, logger, max: budget.realtime });
-      stops.push(named('the realtime PostgreSQL pool', () => realtimePool.end()));
-      metrics.watchPool('realtime', realtimePool);
-      metrics.watchActiveSessions(async () => (await presenceCounts(realtimePool)).activeSessions);
-      // The widget's promotion events, batched on the realtime pool: a flood of them once
-      // queued behind the HTTP requests' pool and slowed every page and /healthz.
-      const promotionEvents = createPromotionEventQueue({ promotions: createPromotions({ pool: realtimePool }), logger, metrics });
-      stops.push(named('the promotion events queue', () => promotionEvents.close()));
-      const realtime = createSocketServer(
-        server,
-        {
-          pool: realtimePool,
-          logger,
-          store,
-          sessions,
-          sessionSecrets: secrets.sessionSecrets,
-          sessionCookieName: sessionCookieName(config.env === 'production'),
-          onConnect: sendStateOnConnect(view, clock),
-          onPromotionEvent: (key, event) => promotionEvents.add(key, event),
-          metrics,
-        },
-        { allowedOrigins: config.allowedOrigins },
-      );
-      webEmitter.bind(realtime.io);
-      stops.push(named('Socket.IO (sockets, presence)', () => realtime.close()));
-      // Presence is rewritten as soon as the database answers again, not a beat later.
-      health.onRecovered(() => realtime.presence.rewrite());
-      // This process's tabs hear every maintenance change, and the countdown's ticks, from
-      // this process (never from a worker): see countdown-ticker.ts.
-      const ticker = createCountdownTicker({
-        view,
-        clock,
-        store: createMaintenanceStore(pool),
-        sessions,
-        logger,
-        emitLocal: (event) => realtime.io.local.to(VISITORS_ROOM).emit('maintenance', event),
-      });
-      stops.push(named('the countdown ticker', async () => ticker.close()));
-      const { port } = server.address() as AddressInfo;
-      running.url = urlOf(config.host, port);
+      // After the server's close in the list, so that they run before it: server.close()
+      // would otherwise wait on the upgraded websocket connections.
+      flashcast.attach(server);
     }
-    stops.push(named('Agenda (running jobs)', () => jobs.stop()));
-    stopJobsOnFailure = undefined;
     started = true;
     return running;
   } catch (error) {
-    await stopJobsOnFailure?.().catch((stopError: unknown) => logger.error({ err: stopError }, 'could not stop Agenda'));
     await stop();
     throw error;
   }
@@ -247,19 +144,15 @@ async function startEmbedded(dataDir: string, logger: Logger, stops: StopStep[])
   return embedded.url;
 }
 
-/** One step of the stop, named for the log line if the stop overruns its deadline. */
-type StopStep = (() => Promise<void>) & { what?: string };
-const named = (what: string, run: () => Promise<void>): StopStep => Object.assign(run, { what });
-
 function urlOf(host: string, port: number): string {
   return `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
 }
 
 /** Listens, and resolves with the URL it listens on (port 0: the one the system chose). */
-function listen(server: Server, port: number, host: string): Promise<string> {
+function listen(server: Server, port: number, host: string, backlog?: number): Promise<string> {
   return new Promise((resolve, reject) => {
     server.once('error', reject);
-    server.listen({ port, host }, () => {
+    server.listen({ port, host, ...(backlog ? { backlog } : {}) }, () => {
       server.off('error', reject);
       resolve(urlOf(host, (server.address() as AddressInfo).port));
     });

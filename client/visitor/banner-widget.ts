@@ -52,6 +52,12 @@ export interface BannerWidgetOptions {
    * (client/widget) relies on that alone.
    */
   fetchPending?: boolean;
+  /**
+   * Acknowledge over `POST /api/flashes/ack` when the socket is down or the page is going away
+   * (default true: the store's pages). Without it (a site that has no such route), acknowledgements
+   * go over the socket only, and those that cannot are sent at the next connect.
+   */
+  ackOverHttp?: boolean;
 }
 
 /**
@@ -195,7 +201,8 @@ export function startBannerWidget(region: HTMLElement, options: BannerWidgetOpti
 
   const acks = createAckBatcher({
     send(ids) {
-      if (socket.connected && !leaving) socket.emit('flash:ack', { ids });
+      if (socket.connected && (!leaving || options.ackOverHttp === false)) socket.emit('flash:ack', { ids });
+      else if (options.ackOverHttp === false) for (const id of ids) unsent.add(id);
       else postAcks(ids);
     },
   });

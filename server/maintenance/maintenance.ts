@@ -1,4 +1,3 @@
-import type { Agenda } from 'agenda';
 import type { MaintenanceState } from '../../protocol/events.ts';
 import type { Pool } from '../db/pool.ts';
 import { AppError, conflict } from '../errors.ts';
@@ -18,16 +17,6 @@ import { createMaintenanceStore, type MaintenanceSnapshot } from './maintenance-
  * ticks); the switch to maintenance at zero is the job's (jobs/maintenance-countdown.ts), or
  * the first web process's to see the deadline pass.
  */
-
-/** The Agenda job that drives a countdown; its data is `CountdownJobData`. */
-export const MAINTENANCE_COUNTDOWN_JOB = 'maintenance-countdown';
-
-export interface CountdownJobData {
-  /** ISO time, whole milliseconds: the stored deadline the job drives the countdown to. */
-  deadline: string;
-  /** Written by earlier versions, when the job sent the ticks; ignored. */
-  sentSeconds?: number;
-}
 
 export const DEFAULT_COUNTDOWN_SECONDS = 30;
 export const MAX_COUNTDOWN_SECONDS = 3600;
@@ -61,8 +50,11 @@ export interface MaintenanceDeps {
   sessions: Pick<Sessions, 'writeFlash' | 'clearFlashKey'>;
   /** Emits to visitors' tabs: the in-process Socket.IO server or the cross-process emitter. */
   emitter: RoomEmitter;
-  /** Queues the countdown job. A started Agenda; in a web-only process it defines no jobs and only queues. */
-  agenda: Pick<Agenda, 'now'>;
+  /**
+   * Queues the job that switches maintenance on at the deadline (jobs/maintenance-countdown.ts),
+   * for whichever worker runs it.
+   */
+  queueCountdown(deadline: Date): Promise<void>;
   /**
    * This process's view: told of each change made here as it commits. Its ticker tells this
    * process's visitors; the other web processes' views hear of it by NOTIFY.
@@ -127,7 +119,7 @@ export function createMaintenance(deps: MaintenanceDeps) {
       logger.info({ deadline, seconds: input.seconds, sessions: flash?.sessions ?? 0 }, 'maintenance countdown started');
 
       try {
-        await deps.agenda.now<CountdownJobData>(MAINTENANCE_COUNTDOWN_JOB, { deadline: deadline.toISOString() });
+        await deps.queueCountdown(deadline);
       } catch (error) {
         logger.error({ err: error }, 'could not queue the maintenance countdown job; taking the countdown back');
         await end(deadline).catch((endError: unknown) => logger.error({ err: endError }, 'could not take the countdown back'));

@@ -167,7 +167,10 @@ export class SessionStore extends session.Store {
       })
       .then(
         ({ rows: [row] }) => {
-          if (!row) return later(callback, null, null);
+          if (!row) {
+            later(callback, null, null);
+            return;
+          }
           const now = Number(row.now_ms);
           const data = { ...row.sess, flash: row.flash.map((flash) => presentFlash(flash, now)) } as SessionData;
           this.#loaded.set(data, { refreshDue: row.refresh_due });
@@ -184,7 +187,10 @@ export class SessionStore extends session.Store {
     const req = (sess as unknown as SessionWithRequest).req;
     const held = req ? this.#held.get(req) : undefined;
     const stored = held?.sid === sid;
-    if (!stored && req && this.#neverInsert.has(req)) return later(callback);
+    if (!stored && req && this.#neverInsert.has(req)) {
+      later(callback);
+      return;
+    }
 
     if (stored) {
       // A session the request held: update it if it still exists, never re-create it. A
@@ -221,7 +227,10 @@ export class SessionStore extends session.Store {
     const req = (sess as unknown as SessionWithRequest).req;
     const held = req ? this.#held.get(req) : undefined;
     // Known not due (this request's load said so): nothing to write, no statement.
-    if (this.#disableTouch || (held?.sid === sid && !held.refreshDue)) return later(callback);
+    if (this.#disableTouch || (held?.sid === sid && !held.refreshDue)) {
+      later(callback);
+      return;
+    }
     this.#pool
       .query(
         // The refresh rule in SQL, for a touch whose load this store did not see: a row whose
@@ -308,6 +317,7 @@ export class SessionStore extends session.Store {
  * result: an exception the callback throws is then the caller's ordinary exception, as with
  * connect-pg-simple, not an unhandled rejection attributed to the store.
  */
+// biome-ignore lint/suspicious/noExplicitAny: store callbacks of every shape (error, value) pass through here
 function later(callback: ((...args: any[]) => void) | undefined, ...args: unknown[]): void {
   if (callback) process.nextTick(callback, ...args);
 }

@@ -14,8 +14,6 @@ import path from 'node:path';
  */
 export const ASSETS_BASE = '/';
 export const ASSETS_DIR = 'assets';
-/** The URL prefix the server must serve `<distDir>/assets/` under. */
-export const ASSET_URL_PREFIX = `${ASSETS_BASE}${ASSETS_DIR}/`;
 
 /** Where Vite writes its manifest, relative to the build's output directory. */
 export const MANIFEST_PATH = '.vite/manifest.json';
@@ -24,6 +22,7 @@ export const MANIFEST_PATH = '.vite/manifest.json';
 const entrySources = {
   visitor: 'visitor/main.ts',
   ops: 'ops/main.ts',
+  widget: 'widget/main.ts',
 } as const;
 
 export type EntryName = keyof typeof entrySources;

@@ -1,6 +1,7 @@
 import express from 'express';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { jobDefinitions, startJobs, type JobInfo, type Jobs } from '../../jobs/index.ts';
+import { jobDefinitions } from '../../jobs/registry.ts';
+import { startJobs, type JobInfo, type Jobs } from '../../jobs/jobs.ts';
 import type { JobDefinition } from '../../jobs/job-definition.ts';
 import { defineJobWithResult } from '../../jobs/job-results.ts';
 import { createAgendashPage, createJobRoutes } from '../../jobs/job-routes.ts';

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runPromotionRound } from '../../jobs/promotion-round.ts';
+import { runPromotionRound } from '../../server/promotions/promotion-round.ts';
 import { createPromotionEventQueue } from '../../server/promotions/promotion-events.ts';
 import { createPromotions, type Promotions } from '../../server/promotions/promotions.ts';
 import { testLogger } from '../support/app.ts';

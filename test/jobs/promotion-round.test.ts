@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { PROMOTION_ROUND, runPromotionRound } from '../../jobs/promotion-round.ts';
-import { startJobs } from '../../jobs/index.ts';
+import { PROMOTION_ROUND } from '../../jobs/promotion-round.ts';
+import { runPromotionRound } from '../../server/promotions/promotion-round.ts';
+import { startJobs } from '../../jobs/jobs.ts';
 import { sessionRoom } from '../../server/realtime/rooms.ts';
 import { deliveriesOf, promotionFlashes, seedSessions, startJobsTestBed, uniquePrefix, type JobsTestBed } from './support.ts';
 

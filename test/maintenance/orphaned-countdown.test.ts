@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startJobs, type Jobs } from '../../jobs/index.ts';
+import { startJobs, type Jobs } from '../../jobs/jobs.ts';
 import { testLogger } from '../support/app.ts';
 import { startJobsTestBed, uniquePrefix, type JobsTestBed } from '../jobs/support.ts';
 

@@ -5,7 +5,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { createAgenda, type AgendaHandle } from '../../jobs/agenda.ts';
-import { createMaintenanceCountdownJob } from '../../jobs/maintenance-countdown.ts';
+import { countdownQueue, createMaintenanceCountdownJob } from '../../jobs/maintenance-countdown.ts';
 import type { MaintenanceEvent, MaintenanceState } from '../../protocol/events.ts';
 import { createMaintenanceGate } from '../../server/maintenance/maintenance-gate.ts';
 import { createMaintenanceRoutes } from '../../server/maintenance/maintenance-routes.ts';
@@ -79,7 +79,7 @@ export async function startMaintenanceApp(options: { view?: MaintenanceViewOptio
     await view!.start();
     web = await createAgenda({ pool: t.pool, logger: testLogger, processName: `web-${randomUUID()}`, processEvery: 200 });
     await web.agenda.start();
-    maintenance = createMaintenance({ pool: t.pool, logger: testLogger, sessions: t.sessions, emitter: t.realtime.io, agenda: web.agenda, view: view! });
+    maintenance = createMaintenance({ pool: t.pool, logger: testLogger, sessions: t.sessions, emitter: t.realtime.io, queueCountdown: countdownQueue(web.agenda), view: view! });
     // As server/system.ts wires a web process: its tabs hear the state and the ticks from it.
     ticker = createCountdownTicker({
       view: view!,

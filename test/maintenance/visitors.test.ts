@@ -1,4 +1,3 @@
-import type { Agenda } from 'agenda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Flash } from '../../protocol/events.ts';
 import { AppError } from '../../server/errors.ts';
@@ -42,7 +41,7 @@ describe('when a visitor connects during a countdown', () => {
     const late = await t.newVisitor();
     const { events } = await t.listen(late);
     await eventually(() => expect(events).toHaveLength(1));
-    expect(events[0]).toMatchObject({ state: 'countdown', deadline: started.body.deadline, message: `Server shutting down in ${events[0]!.secondsLeft} seconds` });
+    expect(events[0]).toMatchObject({ state: 'countdown', deadline: started.body.deadline, message: `Server shutting down in ${events[0]!.secondsLeft} ${events[0]!.secondsLeft === 1 ? 'second' : 'seconds'}` });
     expect(events[0]!.secondsLeft).toBe(Math.ceil((deadline - events[0]!.serverTime) / 1000));
 
     // The flash of a visitor who was there at the start, shown on a page loaded a second or
@@ -94,7 +93,7 @@ describe('when the countdown job cannot be queued', () => {
       logger: testLogger,
       sessions: t.sessions,
       emitter: t.realtime.io,
-      agenda: { now: () => Promise.reject(new Error('queue down')) } as unknown as Pick<Agenda, 'now'>,
+      queueCountdown: () => Promise.reject(new Error('queue down')),
       view: t.view,
     });
     const failure = await broken.start({ seconds: 30 }).catch((error: unknown) => error);

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runPromotionRound } from '../../jobs/promotion-round.ts';
+import { runPromotionRound } from '../../server/promotions/promotion-round.ts';
 import { createPool, type Pool } from '../../server/db/pool.ts';
 import { createPromotionEventQueue, type PromotionEventQueue } from '../../server/promotions/promotion-events.ts';
 import { createPromotions, type Promotion, type Promotions } from '../../server/promotions/promotions.ts';

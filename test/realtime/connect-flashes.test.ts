@@ -1,6 +1,15 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Flash } from '../../protocol/events.ts';
-import { collectFlashes, connected, eventually, keyOf, openSocket, startRealtimeApp, type RealtimeApp, type TestSocket } from './support.ts';
+import {
+  collectFlashes,
+  connected,
+  eventually,
+  keyOf,
+  openSocket,
+  startRealtimeApp,
+  type RealtimeApp,
+  type TestSocket,
+} from './support.ts';
 
 /**
  * Pending flashes over the socket at connect: a Socket.IO client that never calls the HTTP API
@@ -63,7 +72,7 @@ describe('when a socket connects while its session has pending flashes', () => {
     expect(tab.flashes).toEqual([]);
   });
 
-  it('then a storm of connecting sockets each get their own session\'s flash, and no other', async () => {
+  it("then a storm of connecting sockets each get their own session's flash, and no other", async () => {
     const visitors = await Promise.all(Array.from({ length: 60 }, () => t.newVisitor()));
     const written = await Promise.all(
       visitors.map((visitor, i) => t.push.flash({ session: keyOf(visitor) }, { key: 'notice', message: `for visitor ${i}` })),

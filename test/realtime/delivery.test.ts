@@ -78,9 +78,9 @@ describe('when a flash is pushed while a tab is disconnected', () => {
 
     tab.connect();
     await eventually(() => expect(tab.connected).toBe(true));
-    // What the widget does after a reconnect: fetch what is pending.
+    // The server sends what is pending at connect; the widget's fetch after a reconnect finds it too.
+    await eventually(() => expect(got.map((flash) => flash.message)).toEqual(['while you were away']));
     expect(await pending(visitor)).toEqual(['while you were away']);
-    expect(got).toEqual([]);
   });
 });
 
@@ -90,7 +90,9 @@ describe('when a tab acknowledges a flash over its socket', () => {
     const tab = await t.connect(visitor);
     const got = collectFlashes(tab);
     await t.push.flash({ session: keyOf(visitor) }, { key: 'notice', message: 'read me' });
-    await eventually(() => expect(got).toHaveLength(1));
+    // Written while the socket's connect-time read of pending flashes may still run: it can
+    // arrive both live and as pending (at least once; clients show an id once).
+    await eventually(() => expect(got.length).toBeGreaterThanOrEqual(1));
 
     tab.emit('flash:ack', { ids: [got[0]!.id] });
     await eventually(async () => expect(await pending(visitor)).toEqual([]));
@@ -103,7 +105,8 @@ describe('when a client sends malformed acknowledgements', () => {
     const tab = await t.connect(visitor);
     const got = collectFlashes(tab);
     await t.push.flash({ session: keyOf(visitor) }, { key: 'notice', message: 'keep me' });
-    await eventually(() => expect(got).toHaveLength(1));
+    // At least once: it may come live and as pending at connect (see above).
+    await eventually(() => expect(got.length).toBeGreaterThanOrEqual(1));
 
     const junk: unknown[] = [
       null,

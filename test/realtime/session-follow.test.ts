@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSessionMiddleware } from '../../server/http/session-middleware.ts';
 import type { SessionStore } from '../../server/sessions/session-store.ts';
 import { TEST_SESSION_SECRET } from '../support/app.ts';
-import { Visitor } from '../support/http.ts';
+import type { Visitor } from '../support/http.ts';
 import { collectFlashes, eventually, idOf, keyOf, refused, startRealtimeApp, type RealtimeApp, type TestSocket } from './support.ts';
 
 let t: RealtimeApp;

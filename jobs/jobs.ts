@@ -8,14 +8,10 @@ import type { Metrics } from '../server/metrics.ts';
 import { createAgenda, waitForJob } from './agenda.ts';
 import { parseEvery } from './every.ts';
 import type { JobDefinition, JobDeps } from './job-definition.ts';
+import { jobDefinitions } from './registry.ts';
 import { lastJobResults, readJobResult } from './job-results.ts';
-import { maintenanceCountdownJob } from './maintenance-countdown.ts';
-import { promotionRoundJob } from './promotion-round.ts';
-import { sessionCleanupJob } from './session-cleanup.ts';
 import { withTransaction } from '../server/db/transaction.ts';
 
-/** Every job flashcast runs. A worker defines them all; a web process defines none. */
-export const jobDefinitions: readonly JobDefinition[] = [promotionRoundJob, sessionCleanupJob, maintenanceCountdownJob];
 
 export type JobsRole = 'all' | 'web' | 'worker';
 
