@@ -83,7 +83,8 @@ export async function run(ctx: BenchContext): Promise<BenchResult> {
         if (!url) throw new Error('the server process did not start');
         if (!variant.bare) await waitForPresence(url, (counts) => counts.sockets === 0);
         for (let storm = 1; storm <= variant.storms; storm++) {
-          const label = variant.storms > 1 ? `${variant.label}, storm ${storm}${storm === 1 ? ' (cold process)' : ' (warm)'}` : variant.label;
+          const label =
+            variant.storms > 1 ? `${variant.label}, storm ${storm}${storm === 1 ? ' (cold process)' : ' (warm)'}` : variant.label;
           storms.push(await oneStorm(ctx, pool, server, clients, url, variant.bare ? undefined : cookies, label));
           await clients.call('close', { group: 'storm' });
           if (!variant.bare) await waitForPresence(url, (counts) => counts.sockets === 0);

@@ -21,7 +21,6 @@ const LIST_SIZE = 1_000;
 const READS = 2_000;
 const TTL_SECONDS = 86_400;
 
-
 const sessSql = `jsonb_build_object(
   'cookie', jsonb_build_object('originalMaxAge', ${TTL_SECONDS * 1000}, 'expires', '2030-01-01T00:00:00.000Z',
                                'secure', false, 'httpOnly', true, 'path', '/', 'sameSite', 'lax'),

@@ -88,13 +88,7 @@ export function equals(name: string, measured: number, expected: number, unit: s
 }
 
 /** `measured ≥ minRatio × baseline`; a ratio under 1 reads as a percentage, over 1 as "×". */
-export function relative(
-  name: string,
-  measured: number,
-  baseline: { name: string; value: number },
-  minRatio: number,
-  unit: string,
-): Goal {
+export function relative(name: string, measured: number, baseline: { name: string; value: number }, minRatio: number, unit: string): Goal {
   const share = minRatio < 1 ? `${Math.round(minRatio * 100)}% of` : `${minRatio}×`;
   return {
     name,

@@ -49,7 +49,14 @@ const OPS_TOKEN = 'bench-ops-token-0123456789';
 // --- the clients (a child process) -------------------------------------------------------------
 
 /** One `maintenance` event as a client saw it. */
-type Arrival = [client: number, state: MaintenanceEvent['state'], secondsLeft: number, arrivedAt: number, serverTime: number, deadline: number];
+type Arrival = [
+  client: number,
+  state: MaintenanceEvent['state'],
+  secondsLeft: number,
+  arrivedAt: number,
+  serverTime: number,
+  deadline: number,
+];
 
 type ToClients = { start: { url: string; count: number; offset: number } } | { collect: true };
 type FromClients = { connected: number } | { arrivals: Arrival[] } | { error: string };
@@ -85,7 +92,14 @@ async function runClients(url: string, count: number, offset: number): Promise<v
             extraHeaders: { cookie, origin: url },
           });
           socket.on('maintenance', (event) => {
-            arrivals.push([offset + index, event.state, event.secondsLeft ?? -1, preciseNow(), event.serverTime, Date.parse(event.deadline ?? '')]);
+            arrivals.push([
+              offset + index,
+              event.state,
+              event.secondsLeft ?? -1,
+              preciseNow(),
+              event.serverTime,
+              Date.parse(event.deadline ?? ''),
+            ]);
           });
           socket.once('connect', () => resolve());
           socket.once('connect_error', reject);
@@ -184,7 +198,17 @@ function analyse(arrivals: Arrival[], deadline: number, startedAt: number, lastS
   const secondOf = ([, state, seconds]: Arrival) => (state === 'active' ? 0 : seconds);
   const firstSecond = Math.max(...events.map(secondOf));
   const idealOf = (k: number) => (k === firstSecond ? startedAt : deadline - k * 1000);
-  const analysis: PhaseAnalysis = { scheduled: [], sent: [], firstTick: [], firstSecond, missed: 0, doubled: 0, early: 0, clientsWithGaps: 0, perSecond: [] };
+  const analysis: PhaseAnalysis = {
+    scheduled: [],
+    sent: [],
+    firstTick: [],
+    firstSecond,
+    missed: 0,
+    doubled: 0,
+    early: 0,
+    clientsWithGaps: 0,
+    perSecond: [],
+  };
   const seen = new Map<number, Map<number, number>>();
   for (const event of events) {
     const [client, , , arrivedAt, serverTime] = event;
@@ -229,7 +253,9 @@ function analyse(arrivals: Arrival[], deadline: number, startedAt: number, lastS
  * `io.local` (no job, no database, no adapter round trip): what this machine's fan-out of one
  * event to 1,000 sockets and the clients' own work cost by themselves.
  */
-async function plainFanOut(io: { local: { to(room: string): { emit(event: 'maintenance', payload: MaintenanceEvent): unknown } } }): Promise<{ deadline: number; startedAt: number }> {
+async function plainFanOut(io: {
+  local: { to(room: string): { emit(event: 'maintenance', payload: MaintenanceEvent): unknown } };
+}): Promise<{ deadline: number; startedAt: number }> {
   const startedAt = Date.now();
   const deadline = startedAt + COUNTDOWN_SECONDS * 1000;
   const iso = new Date(deadline).toISOString();
@@ -252,7 +278,14 @@ export async function run(ctx: BenchContext): Promise<BenchResult> {
   const stopping = new AbortController();
   createMaintenanceCountdownJob().define(agenda.agenda, { pool, logger: ctx.logger, sessions, push, emitter, stopping: stopping.signal });
   await agenda.agenda.start();
-  const maintenance = createMaintenance({ pool, logger: ctx.logger, sessions, emitter, queueCountdown: countdownQueue(agenda.agenda), view });
+  const maintenance = createMaintenance({
+    pool,
+    logger: ctx.logger,
+    sessions,
+    emitter,
+    queueCountdown: countdownQueue(agenda.agenda),
+    view,
+  });
 
   const assets = loadAssets(clientDistDir);
   const { app } = createApp(
@@ -288,7 +321,8 @@ export async function run(ctx: BenchContext): Promise<BenchResult> {
   const clients: ClientProcess[] = [];
   try {
     const perProcess = Math.ceil(CLIENTS / CLIENT_PROCESSES);
-    for (let offset = 0; offset < CLIENTS; offset += perProcess) clients.push(startClients(url, Math.min(perProcess, CLIENTS - offset), offset));
+    for (let offset = 0; offset < CLIENTS; offset += perProcess)
+      clients.push(startClients(url, Math.min(perProcess, CLIENTS - offset), offset));
     const connected = (await Promise.all(clients.map((client) => client.connected))).reduce((sum, n) => sum + n, 0);
     // Every client's session counts as active (presence) before the flash is written to the active ones.
     while ((await sessions.stats()).active < CLIENTS) await sleep(100);
@@ -298,7 +332,13 @@ export async function run(ctx: BenchContext): Promise<BenchResult> {
     const cpuBefore = process.cpuUsage();
     let countdownMs = 0;
     const roundsStart = Date.now();
-    const rounds: Array<{ deadline: number; startedAt: number; flashed: number; gateStatus: number; plain: { deadline: number; startedAt: number } }> = [];
+    const rounds: Array<{
+      deadline: number;
+      startedAt: number;
+      flashed: number;
+      gateStatus: number;
+      plain: { deadline: number; startedAt: number };
+    }> = [];
     loopDelay.enable();
     for (let index = 1; index <= ROUNDS; index += 1) {
       // Odd rounds run the floor after the countdown, even ones before: neither always meets
@@ -366,10 +406,30 @@ export async function run(ctx: BenchContext): Promise<BenchResult> {
     return {
       goals: [
         p99Goal,
-        equals(`seconds missed, summed over every client and round`, sum((entry) => entry.countdown.missed), 0, 'ticks'),
-        equals('seconds received twice, summed over every client and round', sum((entry) => entry.countdown.doubled), 0, 'ticks'),
-        equals('ticks that arrived before their second', sum((entry) => entry.countdown.early), 0, 'ticks'),
-        equals('clients given the maintenance flash, each round (active sessions)', Math.min(...rounds.map((r) => r.flashed)), CLIENTS, 'sessions'),
+        equals(
+          `seconds missed, summed over every client and round`,
+          sum((entry) => entry.countdown.missed),
+          0,
+          'ticks',
+        ),
+        equals(
+          'seconds received twice, summed over every client and round',
+          sum((entry) => entry.countdown.doubled),
+          0,
+          'ticks',
+        ),
+        equals(
+          'ticks that arrived before their second',
+          sum((entry) => entry.countdown.early),
+          0,
+          'ticks',
+        ),
+        equals(
+          'clients given the maintenance flash, each round (active sessions)',
+          Math.min(...rounds.map((r) => r.flashed)),
+          CLIENTS,
+          'sessions',
+        ),
         equals('GET / after zero, each round', Math.max(...rounds.map((r) => r.gateStatus)), 503, 'status'),
       ],
       tables: [
@@ -377,10 +437,31 @@ export async function run(ctx: BenchContext): Promise<BenchResult> {
           title: `Arrival (or sending) minus ideal time, ms: ${CLIENTS} clients in ${CLIENT_PROCESSES} processes, ${ROUNDS} rounds of a ${COUNTDOWN_SECONDS} s countdown, each with the floor next to it`,
           columns: ['what', 'events', 'p50', 'p99', 'max', 'p99 per round'],
           rows: [
-            [`countdown, clients: seconds ${firstSecond - 1}…1 and active`, pooled.count, pooled.p50, pooled.p99, pooled.max, perRoundP99.join(' / ')],
+            [
+              `countdown, clients: seconds ${firstSecond - 1}…1 and active`,
+              pooled.count,
+              pooled.p50,
+              pooled.p99,
+              pooled.max,
+              perRoundP99.join(' / '),
+            ],
             ['countdown, server: sent (serverTime) minus ideal', pooledSent.count, pooledSent.p50, pooledSent.p99, pooledSent.max, '–'],
-            [`countdown, clients: first tick (${firstSecond}, sent by the start) minus the start`, pooledFirst.count, pooledFirst.p50, pooledFirst.p99, pooledFirst.max, '–'],
-            [`floor (io.local, no job or database), clients: seconds ${COUNTDOWN_SECONDS - 1}…1`, pooledFloor.count, pooledFloor.p50, pooledFloor.p99, pooledFloor.max, floorPerRoundP99.join(' / ')],
+            [
+              `countdown, clients: first tick (${firstSecond}, sent by the start) minus the start`,
+              pooledFirst.count,
+              pooledFirst.p50,
+              pooledFirst.p99,
+              pooledFirst.max,
+              '–',
+            ],
+            [
+              `floor (io.local, no job or database), clients: seconds ${COUNTDOWN_SECONDS - 1}…1`,
+              pooledFloor.count,
+              pooledFloor.p50,
+              pooledFloor.p99,
+              pooledFloor.max,
+              floorPerRoundP99.join(' / '),
+            ],
             ['floor, server: sent minus ideal', pooledFloorSent.count, pooledFloorSent.p50, pooledFloorSent.p99, pooledFloorSent.max, '–'],
           ],
         },
@@ -391,7 +472,15 @@ export async function run(ctx: BenchContext): Promise<BenchResult> {
         },
         {
           title: 'Server process (the bench runner) during the rounds',
-          columns: ['CPU ms per second (user + system)', 'seconds counting down', 'event-loop delay p50 ms', 'p99 ms', 'max ms', 'floor: missed', 'floor: doubled'],
+          columns: [
+            'CPU ms per second (user + system)',
+            'seconds counting down',
+            'event-loop delay p50 ms',
+            'p99 ms',
+            'max ms',
+            'floor: missed',
+            'floor: doubled',
+          ],
           rows: [
             [
               round((cpu.user + cpu.system) / 1000 / (roundsMs / 1000)),
@@ -410,7 +499,7 @@ export async function run(ctx: BenchContext): Promise<BenchResult> {
         `${CLIENTS} socket.io-clients (websocket transport), each with its own session made by a first GET /, in ${CLIENT_PROCESSES} child processes; arrival is taken in each client's event handler (performance.timeOrigin + performance.now()), so it includes the client process working through the same broadcast for its other sockets.`,
         `The ideal time of second k is deadline − k s; second 0 is the 'active' event. The first tick (k = ${firstSecond}) is sent by the start itself, after it wrote the flash into every active session, so it is measured from the start instead and kept out of the goal.`,
         `Missed or doubled: for every client, each second from the first tick to 0 must arrive exactly once; clients with a gap: ${sum((entry) => entry.countdown.clientsWithGaps)}.`,
-        'The floor sends the same ten ticks next to each countdown (after it in odd rounds, before it in even ones) from the same process with io.local (no job, no adapter NOTIFY, no database): what one event to 1,000 sockets costs on this machine by itself. The goal is the median of the rounds\' p99s, so one burst of outside load does not decide it; the pooled p99 over all rounds is beside it.',
+        "The floor sends the same ten ticks next to each countdown (after it in odd rounds, before it in even ones) from the same process with io.local (no job, no adapter NOTIFY, no database): what one event to 1,000 sockets costs on this machine by itself. The goal is the median of the rounds' p99s, so one burst of outside load does not decide it; the pooled p99 over all rounds is beside it.",
         `Load average at start ${ctx.machine.loadAverage} on ${os.availableParallelism()} cores, shared by the server, PostgreSQL and the client processes: a tick is ${formatNumber(CLIENTS)} websocket writes and ${formatNumber(CLIENTS)} client-side decodes on the same cores, so the figures depend on what else runs.`,
       ],
     };

@@ -5,7 +5,19 @@ import type { RoomEmitter } from '../server/realtime/push.ts';
 import { activeSessionKeysSql } from '../server/sessions/active-sessions.ts';
 import { sessionKey } from '../server/sessions/session-key.ts';
 import { createPromotions } from '../server/promotions/promotions.ts';
-import { atLeast, below, equals, measurePostgresCpu, ownCpuMs, percentile, sessionKeySql, timed, type BenchContext, type BenchResult, type Table } from './harness.ts';
+import {
+  atLeast,
+  below,
+  equals,
+  measurePostgresCpu,
+  ownCpuMs,
+  percentile,
+  sessionKeySql,
+  timed,
+  type BenchContext,
+  type BenchResult,
+  type Table,
+} from './harness.ts';
 
 /**
  * One promotion round over 100,000 sessions, 20,000 of them active, with 20 promotions,
@@ -25,7 +37,6 @@ const PROMOTIONS = 20;
 const ROUNDS = 5;
 const TTL_SECONDS = 86_400;
 const NODE_ID = 'bench-node';
-
 
 /** Sessions shaped as express-session stores them, some with a recently-viewed list. */
 async function seed(pool: Pool): Promise<void> {
@@ -166,14 +177,21 @@ export async function run(ctx: BenchContext): Promise<BenchResult> {
 
     const deliveries = Number((await pool.query<{ n: string }>('SELECT count(*) AS n FROM promotion_deliveries')).rows[0]!.n);
     const repeats = Number(
-      (await pool.query<{ n: string }>('SELECT count(*) AS n FROM (SELECT 1 FROM promotion_deliveries GROUP BY session_sid, promotion_id HAVING count(*) > 1) r')).rows[0]!.n,
+      (
+        await pool.query<{ n: string }>(
+          'SELECT count(*) AS n FROM (SELECT 1 FROM promotion_deliveries GROUP BY session_sid, promotion_id HAVING count(*) > 1) r',
+        )
+      ).rows[0]!.n,
     );
     const flashes = Number((await pool.query<{ n: string }>(`SELECT count(*) AS n FROM flashes WHERE key = 'promotion'`)).rows[0]!.n);
     const totals = Number((await pool.query<{ n: string }>('SELECT sum(delivered) AS n FROM promotion_stats')).rows[0]!.n);
 
     const explain = await explainRound(pool);
     const first = rounds[0]!;
-    const median = percentile(rounds.map((round) => round.ms), 50);
+    const median = percentile(
+      rounds.map((round) => round.ms),
+      50,
+    );
     const speedUp = Number((seeds.ms / first.ms).toFixed(1));
 
     return {
@@ -182,7 +200,12 @@ export async function run(ctx: BenchContext): Promise<BenchResult> {
           name: "seeds' loop, ms",
           value: ms(seeds.ms),
         }),
-        below(`one round, ${ACTIVE.toLocaleString('en-US')} active of ${SESSIONS.toLocaleString('en-US')} sessions (median of ${ROUNDS})`, ms(median), 1000, 'ms'),
+        below(
+          `one round, ${ACTIVE.toLocaleString('en-US')} active of ${SESSIONS.toLocaleString('en-US')} sessions (median of ${ROUNDS})`,
+          ms(median),
+          1000,
+          'ms',
+        ),
         equals('sessions given a promotion in the first round', first.value.sessions, ACTIVE, 'sessions'),
         equals('repeated (session, promotion) deliveries', repeats, 0, 'rows'),
         atLeast('promotion flashes written (one per active session)', flashes, ACTIVE, 'flashes'),
@@ -217,7 +240,7 @@ export async function run(ctx: BenchContext): Promise<BenchResult> {
         `Ours is runPromotionRound as the job runs it: BEGIN, the round lock, one statement (pick, deliveries, flashes, totals), COMMIT, then one emit per promotion to the rooms of the sessions that got it. The emitter here counts instead of sending (no sockets are connected): round 1 handed it ${firstEmits.emits} emits for ${firstEmits.rooms.toLocaleString('en-US')} rooms, ${Math.round(firstEmits.bytes / 1024)} KiB as JSON.`,
         `The seeds' loop: ${seeds.value.statements.toLocaleString('en-US')} statements for one round (a load and a save per visitor), no push; it keeps the seen list and the flash inside \`sess\`, as the seeds did.`,
         `After ${ROUNDS} rounds of ours: ${deliveries.toLocaleString('en-US')} deliveries, per-promotion totals ${totals.toLocaleString('en-US')}, no (session, promotion) pair twice.`,
-        'Where a round goes: two row writes per visitor (its delivery and its flash) with their index entries, the foreign-key checks on `session`, and the key-share lock on each visitor\'s session row (the checks need it anyway; the round takes it first so a concurrent logout cannot deadlock with it). After a checkpoint every page so touched is logged whole (the WAL column). Choosing the promotions (`drawn` and the retries) is a small part.',
+        "Where a round goes: two row writes per visitor (its delivery and its flash) with their index entries, the foreign-key checks on `session`, and the key-share lock on each visitor's session row (the checks need it anyway; the round takes it first so a concurrent logout cannot deadlock with it). After a checkpoint every page so touched is logged whole (the WAL column). Choosing the promotions (`drawn` and the retries) is a small part.",
         `Load average (1 min) when the rounds ended: ${os.loadavg()[0]!.toFixed(1)} on ${os.availableParallelism()} cores; other work on the machine slows both approaches.`,
       ],
     };
@@ -235,7 +258,9 @@ async function measureCpu(pool: Pool): Promise<{ stop(): Promise<{ postgres: num
   return {
     async stop() {
       const cpu = { postgres: Math.round(await postgres.stop()), node: Math.round(ownCpuMs() - node) };
-      const { rows } = await pool.query<{ bytes: string }>('SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), $1::pg_lsn) AS bytes', [walBefore]);
+      const { rows } = await pool.query<{ bytes: string }>('SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), $1::pg_lsn) AS bytes', [
+        walBefore,
+      ]);
       return { ...cpu, walMiB: Number((Number(rows[0]!.bytes) / 2 ** 20).toFixed(1)) };
     },
   };
@@ -261,7 +286,11 @@ async function explainRound(pool: Pool): Promise<Table | undefined> {
       const total = /^(Planning|Execution) Time: ([\d.]+) ms/.exec(line.trim());
       if (total) tableRows.push([`${total[1]} time (total)`, Number(total[2]), '']);
     }
-    return { title: 'Round 6 under EXPLAIN ANALYZE, rolled back (ms; EXPLAIN adds its own overhead)', columns: ['part', 'ms', 'rows or calls'], rows: tableRows };
+    return {
+      title: 'Round 6 under EXPLAIN ANALYZE, rolled back (ms; EXPLAIN adds its own overhead)',
+      columns: ['part', 'ms', 'rows or calls'],
+      rows: tableRows,
+    };
   } catch {
     await client.query('ROLLBACK').catch(() => undefined);
     return undefined;

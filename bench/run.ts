@@ -177,7 +177,8 @@ function markdownTable(columns: string[], rows: Array<Array<string | number>>): 
 
 function baselineCell(goal: Goal): string {
   if (!goal.baseline) return '–';
-  const ratio = goal.ratio === undefined ? '' : goal.ratio < 1 ? ` (ratio ${Math.round(goal.ratio * 100)}%)` : ` (ratio ${goal.ratio.toFixed(2)}×)`;
+  const ratio =
+    goal.ratio === undefined ? '' : goal.ratio < 1 ? ` (ratio ${Math.round(goal.ratio * 100)}%)` : ` (ratio ${goal.ratio.toFixed(2)}×)`;
   return `${goal.baseline.name}: ${formatNumber(goal.baseline.value)} ${goal.unit}${ratio}`;
 }
 

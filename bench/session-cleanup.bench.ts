@@ -18,7 +18,6 @@ const TTL_SECONDS = 86_400;
 /** The reader's latency alone, before the cleanup starts. */
 const IDLE_READ_MS = 2_000;
 
-
 const sessSql = `jsonb_build_object(
   'cookie', jsonb_build_object('originalMaxAge', ${TTL_SECONDS * 1000}, 'expires', to_char(e.expire, 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
                                'secure', false, 'httpOnly', true, 'path', '/', 'sameSite', 'lax'),
@@ -33,10 +32,7 @@ async function seedSessions(pool: Pool, prefix: string, count: number, expireSql
        FROM generate_series(1, $1) i, LATERAL (SELECT ${expireSql} AS expire) e`,
     [count],
   );
-  await pool.query(
-    `INSERT INTO carts (session_sid) SELECT ${sessionKeySql(`'${prefix}-' || i`)} FROM generate_series(1, $1) i`,
-    [count],
-  );
+  await pool.query(`INSERT INTO carts (session_sid) SELECT ${sessionKeySql(`'${prefix}-' || i`)} FROM generate_series(1, $1) i`, [count]);
   await pool.query(
     `INSERT INTO cart_items (session_sid, sku, qty) SELECT ${sessionKeySql(`'${prefix}-' || i`)}, 'sku-' || (i % 12), 1 + i % 3
        FROM generate_series(1, $1) i`,
@@ -179,7 +175,17 @@ export async function run(ctx: BenchContext): Promise<BenchResult> {
       tables: [
         {
           title: `cleanupExpiredSessions, ${EXPIRED.toLocaleString('en-US')} expired sessions, batch size ${CLEANUP_BATCH_SIZE}`,
-          columns: ['deleted', 'batches', 'seconds', 'sessions/s', 'batch ms: min / median / max', 'WAL MiB', 'reader reads', 'reader p50 / p99 / max ms', 'idle reader p50 / p99 ms'],
+          columns: [
+            'deleted',
+            'batches',
+            'seconds',
+            'sessions/s',
+            'batch ms: min / median / max',
+            'WAL MiB',
+            'reader reads',
+            'reader p50 / p99 / max ms',
+            'idle reader p50 / p99 ms',
+          ],
           rows: [
             [
               cleanup.value.sessions,

@@ -11,7 +11,17 @@ import { createSessionMiddleware, SESSION_COOKIE } from '../server/http/session-
 import { SessionStore } from '../server/sessions/session-store.ts';
 import { createSessions } from '../server/sessions/sessions.ts';
 import { renderHome } from '../server/web/pages.ts';
-import { countStatements, equals, measurePostgresCpu, ownCpuMs, percentile, relative, type BenchContext, type BenchResult, type StatementCounter } from './harness.ts';
+import {
+  countStatements,
+  equals,
+  measurePostgresCpu,
+  ownCpuMs,
+  percentile,
+  relative,
+  type BenchContext,
+  type BenchResult,
+  type StatementCounter,
+} from './harness.ts';
 import { runLoad, type LoadResult } from './load-generator.ts';
 
 /**
@@ -100,10 +110,7 @@ async function memoryVariant(): Promise<Variant> {
     flashInSession: true,
     afterSeed: async () => undefined,
     counter,
-    storedSessions: () =>
-      new Promise((resolve, reject) =>
-        store.length((error, length) => (error ? reject(error) : resolve(length ?? 0))),
-      ),
+    storedSessions: () => new Promise((resolve, reject) => store.length((error, length) => (error ? reject(error) : resolve(length ?? 0)))),
     close: async () => undefined,
   };
 }
@@ -274,9 +281,7 @@ function summarize(running: Running): Summary {
     p99: median((round) => round.load.latencyP99Ms),
     statementsPerRequest: rounds.reduce((sum, round) => sum + round.statements, 0) / requests,
     writesPerRequest: rounds.reduce((sum, round) => sum + round.writes, 0) / requests,
-    cpu: [median((r) => r.cpu.server), median((r) => r.cpu.postgres), median((r) => r.cpu.load)]
-      .map((ms) => ms.toFixed(2))
-      .join(' + '),
+    cpu: [median((r) => r.cpu.server), median((r) => r.cpu.postgres), median((r) => r.cpu.load)].map((ms) => ms.toFixed(2)).join(' + '),
   };
 }
 
@@ -294,7 +299,9 @@ export async function run(ctx: BenchContext): Promise<BenchResult> {
       for (let i = 0; i < running.length; i++) {
         const store = running[(i + round) % running.length]!;
         await admin.query('CHECKPOINT');
-        ctx.logger.info(`round ${round + 1}/${ROUNDS}, ${store.variant.label}: ${WARMUP_SECONDS} s warm-up, ${DURATION_SECONDS} s measured`);
+        ctx.logger.info(
+          `round ${round + 1}/${ROUNDS}, ${store.variant.label}: ${WARMUP_SECONDS} s warm-up, ${DURATION_SECONDS} s measured`,
+        );
         store.rounds.push(await measureRound(store, admin));
       }
     }
@@ -312,7 +319,16 @@ export async function run(ctx: BenchContext): Promise<BenchResult> {
       tables: [
         {
           title: `GET / with a session cookie, ${CONNECTIONS} connections, ${DURATION_SECONDS} s after ${WARMUP_SECONDS} s warm-up; median of ${ROUNDS} interleaved rounds`,
-          columns: ['store', 'req/s', 'req/s range', 'p50 ms', 'p99 ms', 'statements/req', 'writes/req', 'CPU ms/req: server + PostgreSQL + load gen'],
+          columns: [
+            'store',
+            'req/s',
+            'req/s range',
+            'p50 ms',
+            'p99 ms',
+            'statements/req',
+            'writes/req',
+            'CPU ms/req: server + PostgreSQL + load gen',
+          ],
           rows: [memory, stock, ours].map((m) => [
             m.label,
             m.rps,

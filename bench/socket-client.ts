@@ -55,7 +55,14 @@ export async function seedSessions(pool: Pool, count: number): Promise<string[]>
   const ids = Array.from({ length: count }, () => newSessionId());
   const expires = new Date(Date.now() + BENCH_TTL_SECONDS * 1000);
   const sess = {
-    cookie: { originalMaxAge: BENCH_TTL_SECONDS * 1000, expires: expires.toISOString(), secure: false, httpOnly: true, path: '/', sameSite: 'lax' },
+    cookie: {
+      originalMaxAge: BENCH_TTL_SECONDS * 1000,
+      expires: expires.toISOString(),
+      secure: false,
+      httpOnly: true,
+      path: '/',
+      sameSite: 'lax',
+    },
     startedAt: Date.now(),
   };
   await pool.query('INSERT INTO session (sid, sess, expire) SELECT k, $2::jsonb, $3 FROM unnest($1::text[]) AS k', [
@@ -246,18 +253,27 @@ const STATEMENT_KINDS: Array<[marker: string, kind: string]> = [
 ];
 
 async function serverRole(): Promise<ServerApi> {
-  const [{ createApp }, { createPool }, { createLogger }, presenceModule, pushModule, { createSocketServer }, { createSessions }, { SessionStore }, { Server }] =
-    await Promise.all([
-      import('../server/app.ts'),
-      import('../server/db/pool.ts'),
-      import('../server/logger.ts'),
-      import('../server/realtime/presence.ts'),
-      import('../server/realtime/push.ts'),
-      import('../server/realtime/socket-server.ts'),
-      import('../server/sessions/sessions.ts'),
-      import('../server/sessions/session-store.ts'),
-      import('socket.io'),
-    ]);
+  const [
+    { createApp },
+    { createPool },
+    { createLogger },
+    presenceModule,
+    pushModule,
+    { createSocketServer },
+    { createSessions },
+    { SessionStore },
+    { Server },
+  ] = await Promise.all([
+    import('../server/app.ts'),
+    import('../server/db/pool.ts'),
+    import('../server/logger.ts'),
+    import('../server/realtime/presence.ts'),
+    import('../server/realtime/push.ts'),
+    import('../server/realtime/socket-server.ts'),
+    import('../server/sessions/sessions.ts'),
+    import('../server/sessions/session-store.ts'),
+    import('socket.io'),
+  ]);
   const logger = createLogger(process.env.LOG_LEVEL === 'debug' ? 'debug' : 'warn');
   const closers: Array<() => Promise<void>> = [];
   let ours: { push: ReturnType<typeof pushModule.createPush>; localSockets: () => number; clients: () => number } | undefined;
@@ -299,7 +315,7 @@ async function serverRole(): Promise<ServerApi> {
       server.close(() => resolve());
     });
 
-    /** Times every `pool.query` by kind, in constant memory (the memory benchmark reads RSS). */
+  /** Times every `pool.query` by kind, in constant memory (the memory benchmark reads RSS). */
   const instrument = (pool: Pool): void => {
     const checkedOut = new WeakMap<object, number>();
     pool.on('acquire', (client) => checkedOut.set(client, now()));
@@ -369,17 +385,19 @@ async function serverRole(): Promise<ServerApi> {
             opsApi: [presenceModule.createPresenceRoutes({ pool })],
           },
           // Thousands of visitors from one address: SESSION_RATE_LIMIT off, as for any load test.
-          { sessionSecrets: [BENCH_SECRET], sessionTtlSeconds: BENCH_TTL_SECONDS, opsToken: BENCH_OPS_TOKEN, production: false, sessionRateLimit: 0 },
+          {
+            sessionSecrets: [BENCH_SECRET],
+            sessionTtlSeconds: BENCH_TTL_SECONDS,
+            opsToken: BENCH_OPS_TOKEN,
+            production: false,
+            sessionRateLimit: 0,
+          },
         );
         const server = createServer(app);
         answer.url = await listen(server, 4096);
         const realtimePool = createPool({ url: databaseUrl, logger, max: 4 });
         instrument(realtimePool);
-        const realtime = createSocketServer(
-          server,
-          { pool: realtimePool, logger, store, sessions, sessionSecrets: [BENCH_SECRET] },
-          {},
-        );
+        const realtime = createSocketServer(server, { pool: realtimePool, logger, store, sessions, sessionSecrets: [BENCH_SECRET] }, {});
         // The push's one emit, timed on its way to `io`: t(emit) splits "write" from "emit".
         emitter.bind({
           to(room) {
@@ -571,7 +589,16 @@ async function clientsRole(): Promise<ClientsApi> {
         const finish = (): void => {
           clearTimeout(timer);
           connectMs.sort((a, b) => a - b);
-          resolve({ tStart, tCreated, tSettled: now(), connected: connectMs.length, failed, errors, connectMs, cpuMs: cpuMs() - cpuBefore });
+          resolve({
+            tStart,
+            tCreated,
+            tSettled: now(),
+            connected: connectMs.length,
+            failed,
+            errors,
+            connectMs,
+            cpuMs: cpuMs() - cpuBefore,
+          });
         };
         const timer = setTimeout(() => {
           failed += total - settled;
@@ -597,7 +624,8 @@ async function clientsRole(): Promise<ClientsApi> {
           socket.once('connect_error', (error: Error & { data?: { code?: string }; description?: { message?: string; error?: Error } }) => {
             failed += 1;
             const cause = error.description?.error?.message ?? error.description?.message;
-            if (errors.length < 5) errors.push(`${error.message}${error.data?.code ? ` (${error.data.code})` : ''}${cause ? `: ${cause}` : ''}`);
+            if (errors.length < 5)
+              errors.push(`${error.message}${error.data?.code ? ` (${error.data.code})` : ''}${cause ? `: ${cause}` : ''}`);
             done();
           });
           socket.on('flash', () => {
@@ -622,7 +650,11 @@ async function clientsRole(): Promise<ClientsApi> {
 
     collect({ group: name, timeoutMs }) {
       const g = group(name);
-      const answer = () => ({ arrivals: Array.from(g.arrivals).filter((t) => t !== 0), missing: g.sockets.length - g.received, cpuMs: cpuMs() });
+      const answer = () => ({
+        arrivals: Array.from(g.arrivals).filter((t) => t !== 0),
+        missing: g.sockets.length - g.received,
+        cpuMs: cpuMs(),
+      });
       if (g.received === g.sockets.length) return Promise.resolve(answer());
       return new Promise((resolve) => {
         const timer = setTimeout(() => resolve(answer()), timeoutMs);

@@ -138,11 +138,7 @@ export async function run(ctx: BenchContext): Promise<BenchResult> {
           what === 'bare io.emit' ? '1' : `${(median(p99s) / bareP99).toFixed(2)}×`,
         ];
       };
-      summary.rows.push(
-        row('bare io.emit', bare),
-        row('ours, emit only', emitOnly),
-        row('ours, write + emit', writeEmit),
-      );
+      summary.rows.push(row('bare io.emit', bare), row('ours, emit only', emitOnly), row('ours, write + emit', writeEmit));
 
       const oursP99 = median(emitOnly.map((s) => s.p99));
       goals.push({
@@ -163,7 +159,12 @@ export async function run(ctx: BenchContext): Promise<BenchResult> {
       });
       tables.push({
         title: `${size.toLocaleString('en-US')} clients: the parts of our push (median over ${ROUNDS} rounds, ms)`,
-        columns: ['write (INSERT … SELECT over presence)', 'emit call (server loop over sockets)', 'bare io.emit call', 'client-process CPU / wall during rounds'],
+        columns: [
+          'write (INSERT … SELECT over presence)',
+          'emit call (server loop over sockets)',
+          'bare io.emit call',
+          'client-process CPU / wall during rounds',
+        ],
         rows: [
           [
             `${round1(median(writeMs))} (${round1(Math.min(...writeMs))}–${round1(Math.max(...writeMs))})`,

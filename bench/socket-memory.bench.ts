@@ -53,7 +53,11 @@ async function measure(ctx: BenchContext, cookies: string[] | undefined): Promis
     };
 
     // Code paths compiled, buffers and pools allocated once, before the baseline.
-    const warm = await clients.call('open', { group: 'warmup', url, ...(ours ? { cookies: cookies.slice(-WARMUP_SOCKETS) } : { count: WARMUP_SOCKETS }) });
+    const warm = await clients.call('open', {
+      group: 'warmup',
+      url,
+      ...(ours ? { cookies: cookies.slice(-WARMUP_SOCKETS) } : { count: WARMUP_SOCKETS }),
+    });
     if (warm.failed > 0) throw new Error(`warm-up: ${warm.failed} sockets failed: ${warm.errors.join('; ')}`);
     await connected(WARMUP_SOCKETS);
     await clients.call('close', { group: 'warmup' });

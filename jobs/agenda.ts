@@ -80,10 +80,9 @@ export async function createAgenda(options: AgendaOptions): Promise<AgendaHandle
       const drained = await agenda.drain({ timeout: 25_000, closeConnection: false });
       // drain() leaves jobs it had claimed but not started locked until their lock expires.
       if (drained.running === 0 && !options.mongodbUrl) {
-        await options.pool.query(
-          `UPDATE ${JOBS_TABLE} SET locked_at = NULL WHERE locked_at IS NOT NULL AND last_modified_by = $1`,
-          [options.processName],
-        );
+        await options.pool.query(`UPDATE ${JOBS_TABLE} SET locked_at = NULL WHERE locked_at IS NOT NULL AND last_modified_by = $1`, [
+          options.processName,
+        ]);
       }
       await agenda.stop();
       // Agenda disconnects the channel only if its start() succeeded; one that failed may

@@ -1,4 +1,3 @@
-
 import { createExpressMiddleware } from 'agendash';
 import { Router, type RequestHandler } from 'express';
 import { z } from 'zod';
@@ -83,7 +82,9 @@ export function createAgendashPage(jobs: Pick<Jobs, 'agenda' | 'list' | 'schedul
     const json = res.json;
     res.json = function (this: typeof res, body: unknown) {
       if (this.statusCode >= 400 && !isOurError(body)) {
-        return json.call(this, { error: { code: 'AGENDASH_FAILED', message: 'Agendash could not do that; check the job ids and try again.' } });
+        return json.call(this, {
+          error: { code: 'AGENDASH_FAILED', message: 'Agendash could not do that; check the job ids and try again.' },
+        });
       }
       return json.call(this, body);
     };
@@ -93,10 +94,15 @@ export function createAgendashPage(jobs: Pick<Jobs, 'agenda' | 'list' | 'schedul
   router.post('/api/jobs/create', async (req, res) => {
     const input = parseInput(agendashCreateSchema, req.body ?? {});
     if (!(await operableNames()).has(input.jobName)) {
-      throw validationFailed(`jobName: ${JSON.stringify(input.jobName)} is not a job ops can create here (${[...(await operableNames())].join(', ')})`);
+      throw validationFailed(
+        `jobName: ${JSON.stringify(input.jobName)} is not a job ops can create here (${[...(await operableNames())].join(', ')})`,
+      );
     }
     setAuditTarget(res, input.jobName);
-    if (input.jobSchedule) throw validationFailed('jobSchedule: one-off dates are not accepted; give a repeat ("Repeat Every"), or leave both empty to run it now');
+    if (input.jobSchedule)
+      throw validationFailed(
+        'jobSchedule: one-off dates are not accepted; give a repeat ("Repeat Every"), or leave both empty to run it now',
+      );
     if (input.jobRepeatEvery) await jobs.schedule(input.jobName, input.jobRepeatEvery);
     else await jobs.agenda.now(input.jobName);
     res.json({ created: true });
@@ -116,7 +122,10 @@ export function createAgendashPage(jobs: Pick<Jobs, 'agenda' | 'list' | 'schedul
       const refused = names.filter((name) => !operable.has(name) && (action !== 'delete' || known.has(name)));
       setAuditTarget(_res, [...new Set(names)].join(',') || '(none)');
       if (refused.length > 0) {
-        throw new AppError('JOB_NOT_OPERABLE', `${[...new Set(refused)].join(', ')}: not changed through Agendash; it has its own endpoint.`);
+        throw new AppError(
+          'JOB_NOT_OPERABLE',
+          `${[...new Set(refused)].join(', ')}: not changed through Agendash; it has its own endpoint.`,
+        );
       }
       next();
     });

@@ -12,7 +12,6 @@ import { jobDefinitions } from './registry.ts';
 import { lastJobResults, readJobResult } from './job-results.ts';
 import { withTransaction } from '../server/db/transaction.ts';
 
-
 export type JobsRole = 'all' | 'web' | 'worker';
 
 export interface StartJobsOptions {
@@ -128,7 +127,8 @@ export async function startJobs(options: StartJobsOptions): Promise<Jobs> {
   const operable = (name: string): JobDefinition => {
     const definition = byName.get(name);
     if (!definition) throw notFound(`A job named ${JSON.stringify(name)} (jobs: ${[...byName.keys()].join(', ')})`);
-    if (!definition.operable) throw new AppError('JOB_NOT_OPERABLE', `${name} is not run or scheduled through the jobs API; it has its own endpoint.`);
+    if (!definition.operable)
+      throw new AppError('JOB_NOT_OPERABLE', `${name} is not run or scheduled through the jobs API; it has its own endpoint.`);
     return definition;
   };
 
@@ -136,7 +136,11 @@ export async function startJobs(options: StartJobsOptions): Promise<Jobs> {
     const names = [...byName.keys()];
     const [{ jobs }, results] = await Promise.all([agenda.queryJobs({ names }), lastJobResults(pool, names)]);
     return definitions.map((definition) =>
-      jobInfo(definition, jobs.filter((job) => job.name === definition.name), results.get(definition.name)),
+      jobInfo(
+        definition,
+        jobs.filter((job) => job.name === definition.name),
+        results.get(definition.name),
+      ),
     );
   };
   const one = async (name: string): Promise<JobInfo> => (await list()).find((job) => job.name === name)!;
@@ -159,9 +163,7 @@ export async function startJobs(options: StartJobsOptions): Promise<Jobs> {
     async schedule(name, every) {
       operable(name);
       const interval = parseEvery(agenda, every);
-      await withScheduleMarker(pool, name, 'always', () =>
-        agenda.every(interval, name, {}, { skipImmediate: true }).then(() => undefined),
-      );
+      await withScheduleMarker(pool, name, 'always', () => agenda.every(interval, name, {}, { skipImmediate: true }).then(() => undefined));
       return one(name);
     },
 
@@ -228,10 +230,9 @@ async function installDefaultSchedules(agenda: Agenda, pool: Pool, definitions: 
  */
 async function withScheduleMarker(pool: Pool, name: string, when: 'if-new' | 'always', change: () => Promise<void>): Promise<void> {
   await withTransaction(pool, async (client) => {
-    const { rowCount } = await client.query(
-      'INSERT INTO job_default_schedules (job_name) VALUES ($1) ON CONFLICT (job_name) DO NOTHING',
-      [name],
-    );
+    const { rowCount } = await client.query('INSERT INTO job_default_schedules (job_name) VALUES ($1) ON CONFLICT (job_name) DO NOTHING', [
+      name,
+    ]);
     if (when === 'always' || rowCount === 1) await change();
   });
 }
@@ -252,7 +253,9 @@ function jobInfo(definition: JobDefinition, rows: JobWithState[], last: { result
     if (row.nextRunAt && !row.disabled && (!next || new Date(row.nextRunAt) < next)) next = new Date(row.nextRunAt);
   }
   const lastFinishedAt = latest((row) => row.lastFinishedAt);
-  const lastFinished = rows.find((row) => row.lastFinishedAt && lastFinishedAt && new Date(row.lastFinishedAt).getTime() === lastFinishedAt.getTime());
+  const lastFinished = rows.find(
+    (row) => row.lastFinishedAt && lastFinishedAt && new Date(row.lastFinishedAt).getTime() === lastFinishedAt.getTime(),
+  );
   return {
     name: definition.name,
     operable: definition.operable,

@@ -183,7 +183,8 @@ async function drive(job: Job<CountdownJobData>, deps: JobDeps, run: Run): Promi
     if (msLeft <= 0) {
       const ended = await finish(store, deadline, deps, logger);
       if (ended) return;
-      if (ended === false) await view.refresh().catch(() => undefined); // changed under us: learn how
+      if (ended === false)
+        await view.refresh().catch(() => undefined); // changed under us: learn how
       else await waker.wait(DATABASE_RETRY_MS);
       continue;
     }

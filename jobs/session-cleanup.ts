@@ -29,9 +29,11 @@ export async function runSessionCleanup(pool: Pool, job?: Job): Promise<SessionC
       if (touchFailed) throw touchFailed;
       if (!job) return;
       const percent = backlog > 0 ? Math.min(99, Math.floor((soFar.sessions / backlog) * 100)) : 99;
-      touching = touching.then(() => job.touch(percent)).catch((error: unknown) => {
-        touchFailed = error;
-      });
+      touching = touching
+        .then(() => job.touch(percent))
+        .catch((error: unknown) => {
+          touchFailed = error;
+        });
     },
   });
   // A touch that failed after the last batch changes nothing: the work is done.

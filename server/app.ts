@@ -127,7 +127,10 @@ export function createApp(deps: AppDeps, config: AppConfig) {
       sendUnavailablePage: (res, retryAfterSeconds) =>
         sendMaintenancePage(res, retryAfterSeconds, 'We cannot reach our database for a moment. This page tries again by itself.'),
       sendTooManyRequestsPage: (res, retryAfterSeconds) => {
-        res.setHeader('Content-Security-Policy', `default-src 'none'; style-src ${pageStyleHash}; base-uri 'none'; form-action 'none'; frame-ancestors 'none'`);
+        res.setHeader(
+          'Content-Security-Policy',
+          `default-src 'none'; style-src ${pageStyleHash}; base-uri 'none'; form-action 'none'; frame-ancestors 'none'`,
+        );
         res.type('html').send(renderTooManyRequests({ retryAfterSeconds }));
       },
     }),

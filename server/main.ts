@@ -33,10 +33,16 @@ async function main(): Promise<void> {
   });
   const metricsUrl = system.metricsUrl ? { metricsUrl: system.metricsUrl } : {};
   if (system.url) {
-    logger.info({ url: system.url, role: config.role, ...metricsUrl }, `flashcast is serving ${system.url} (ops console: ${system.url}/ops)`);
+    logger.info(
+      { url: system.url, role: config.role, ...metricsUrl },
+      `flashcast is serving ${system.url} (ops console: ${system.url}/ops)`,
+    );
     if (!config.opsToken) logger.info(`development OPS_TOKEN: ${system.opsToken}`);
   } else {
-    logger.info({ role: config.role, ...metricsUrl }, `flashcast worker started${system.metricsUrl ? ` (metrics: ${system.metricsUrl}/metrics)` : ''}`);
+    logger.info(
+      { role: config.role, ...metricsUrl },
+      `flashcast worker started${system.metricsUrl ? ` (metrics: ${system.metricsUrl}/metrics)` : ''}`,
+    );
   }
 
   // The first signal stops in order (stop taking work, drain, close); a second one, or the
@@ -44,7 +50,10 @@ async function main(): Promise<void> {
   let stopping = false;
   const shutdown = (signal: NodeJS.Signals) => {
     if (stopping) {
-      logger.warn({ signal, step: system.stopping() }, `second ${signal}: exiting at once, without waiting for ${system.stopping() ?? 'the stop'}`);
+      logger.warn(
+        { signal, step: system.stopping() },
+        `second ${signal}: exiting at once, without waiting for ${system.stopping() ?? 'the stop'}`,
+      );
       logger.flush();
       process.exit(128 + (signal === 'SIGINT' ? 2 : 15));
     }

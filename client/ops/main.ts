@@ -34,11 +34,7 @@ interface Props {
   attrs?: Record<string, string>;
 }
 
-function h<K extends keyof HTMLElementTagNameMap>(
-  tag: K,
-  props: Props = {},
-  ...children: (Node | string)[]
-): HTMLElementTagNameMap[K] {
+function h<K extends keyof HTMLElementTagNameMap>(tag: K, props: Props = {}, ...children: (Node | string)[]): HTMLElementTagNameMap[K] {
   const node = document.createElement(tag);
   if (props.class) node.className = props.class;
   if (props.text !== undefined) node.textContent = props.text;
@@ -102,7 +98,8 @@ function relative(iso: unknown): HTMLElement {
   if (!Number.isFinite(ms)) return h('span', { text: iso });
   const diff = ms - Date.now();
   const s = Math.round(Math.abs(diff) / 1000);
-  const amount = s < 60 ? `${s} s` : s < 3600 ? `${Math.round(s / 60)} min` : s < 86_400 ? `${Math.round(s / 3600)} h` : `${Math.round(s / 86_400)} d`;
+  const amount =
+    s < 60 ? `${s} s` : s < 3600 ? `${Math.round(s / 60)} min` : s < 86_400 ? `${Math.round(s / 3600)} h` : `${Math.round(s / 86_400)} d`;
   return h('time', {
     text: diff >= 0 ? `in ${amount}` : `${amount} ago`,
     attrs: { datetime: new Date(ms).toISOString(), title: new Date(ms).toLocaleString() },
@@ -236,9 +233,7 @@ let maintenanceTicker: ReturnType<typeof setInterval> | undefined;
 function renderMaintenanceLeft(): void {
   const { state, deadline } = maintenance;
   maintenanceLeft.textContent =
-    state === 'countdown' && deadline !== undefined
-      ? `${Math.max(0, Math.ceil((deadline - Date.now()) / 1000))} s left`
-      : '';
+    state === 'countdown' && deadline !== undefined ? `${Math.max(0, Math.ceil((deadline - Date.now()) / 1000))} s left` : '';
 }
 
 function renderMaintenance(): void {
@@ -463,7 +458,11 @@ function promotionCard(promotion: Promotion, stats: PromotionStats | undefined):
     body.push(h('p', { class: 'muted', text: 'No statistics yet.' }));
   }
   body.push(h('div', { class: 'promo__actions' }, toggle, remove));
-  return h('article', { class: `promo${promotion.active ? '' : ' promo--off'}`, attrs: { 'data-promotion-id': String(promotion.id) } }, ...body);
+  return h(
+    'article',
+    { class: `promo${promotion.active ? '' : ' promo--off'}`, attrs: { 'data-promotion-id': String(promotion.id) } },
+    ...body,
+  );
 }
 
 /** Redraws unless the operator is in the middle of something there (`force` after an action). */
@@ -471,9 +470,7 @@ async function loadPromotions(force = false): Promise<void> {
   const raw = listFrom(await api.get<unknown>('/promotions'), 'promotions');
   const promotions = raw.map(parsePromotion).filter((p): p is Promotion => p !== undefined);
   const stats = await Promise.all(
-    promotions.map((promotion) =>
-      api.get<unknown>(`/promotions/${promotion.id}/stats`).then(parseStats, () => undefined),
-    ),
+    promotions.map((promotion) => api.get<unknown>(`/promotions/${promotion.id}/stats`).then(parseStats, () => undefined)),
   );
   if (!force && promotionsList.contains(document.activeElement)) return;
   promotionsList.replaceChildren(
@@ -604,7 +601,11 @@ function jobRow(job: Job): HTMLElement {
   if (job.operable) actions.append(scheduleForm);
 
   if (job.operable && job.schedule) {
-    const unschedule = h('button', { class: 'ops-button ops-button--small ops-button--ghost', text: 'Remove schedule', attrs: { type: 'button' } });
+    const unschedule = h('button', {
+      class: 'ops-button ops-button--small ops-button--ghost',
+      text: 'Remove schedule',
+      attrs: { type: 'button' },
+    });
     unschedule.addEventListener('click', () => {
       void act(jobsStatus, unschedule, 'Removing the schedule…', async () => {
         await api.send('DELETE', `/jobs/${encodeURIComponent(job.name)}/schedule`);
@@ -703,7 +704,10 @@ function auditQuery(before?: number): string {
 function auditRow(entry: AuditEntry): HTMLElement {
   const params = entry.params === undefined ? '' : JSON.stringify(entry.params);
   const action = h('td', {}, h('code', { text: entry.action }));
-  if (params) action.append(h('span', { class: 'audit-params', text: params.length > 160 ? `${params.slice(0, 160)}…` : params, attrs: { title: params } }));
+  if (params)
+    action.append(
+      h('span', { class: 'audit-params', text: params.length > 160 ? `${params.slice(0, 160)}…` : params, attrs: { title: params } }),
+    );
   return h(
     'tr',
     { attrs: { 'data-audit-id': String(entry.id), 'data-result': entry.result } },
@@ -711,7 +715,14 @@ function auditRow(entry: AuditEntry): HTMLElement {
     h('td', {}, h('strong', { text: entry.actor }), entry.role ? h('span', { class: 'muted', text: ` ${entry.role}` }) : ''),
     action,
     h('td', { text: entry.target ?? '—', attrs: entry.target ? {} : { 'data-empty': '' } }),
-    h('td', {}, h('span', { class: `badge badge--${entry.result === 'ok' ? 'on' : 'off'} result--${entry.result}`, text: entry.status ? `${entry.result} ${entry.status}` : entry.result })),
+    h(
+      'td',
+      {},
+      h('span', {
+        class: `badge badge--${entry.result === 'ok' ? 'on' : 'off'} result--${entry.result}`,
+        text: entry.status ? `${entry.result} ${entry.status}` : entry.result,
+      }),
+    ),
     h('td', { class: 'audit-from', text: entry.ip ?? '—', attrs: entry.userAgent ? { title: entry.userAgent } : {} }),
   );
 }
@@ -723,7 +734,10 @@ async function loadAudit(older = false): Promise<void> {
   auditNext = typeof body.next === 'number' ? body.next : undefined;
   const rows = entries.map(auditRow);
   if (older) auditRows.append(...rows);
-  else auditRows.replaceChildren(...(rows.length > 0 ? rows : [h('tr', {}, h('td', { class: 'muted', text: 'No entries.', attrs: { colspan: '6' } }))]));
+  else
+    auditRows.replaceChildren(
+      ...(rows.length > 0 ? rows : [h('tr', {}, h('td', { class: 'muted', text: 'No entries.', attrs: { colspan: '6' } }))]),
+    );
   auditOlder.hidden = auditNext === undefined;
 }
 

@@ -325,7 +325,10 @@ export function startBannerWidget(region: HTMLElement, options: BannerWidgetOpti
     } catch {
       // No storage: no loop guard, but the reload still happens.
     }
-    if (now - last > RELOAD_GUARD_MS) return reload();
+    if (now - last > RELOAD_GUARD_MS) {
+      reload();
+      return;
+    }
     later(() => {
       fetch('/', { cache: 'no-store', credentials: 'same-origin', headers: { accept: 'text/html' } }).then(
         (response) => {
@@ -338,8 +341,14 @@ export function startBannerWidget(region: HTMLElement, options: BannerWidgetOpti
 
   function onMaintenance(event: MaintenanceEvent): void {
     knownOffset = clockOffset(event.serverTime, Date.now());
-    if (event.state === 'active') return enterMaintenance();
-    if (event.state === 'idle') return endCountdown();
+    if (event.state === 'active') {
+      enterMaintenance();
+      return;
+    }
+    if (event.state === 'idle') {
+      endCountdown();
+      return;
+    }
     const parsed = event.deadline ? Date.parse(event.deadline) : Number.NaN;
     const deadline = Number.isFinite(parsed)
       ? parsed

@@ -76,8 +76,7 @@ export async function prepareDataDir(dataDir: string, account: Account | undefin
   if ((stat.mode & 0o711) !== 0o711) await fs.chmod(dataDir, (stat.mode & 0o7777) | 0o711);
   for (let dir = path.dirname(dataDir); ; dir = path.dirname(dir)) {
     const { mode, uid, gid } = await fs.stat(dir);
-    const canEnter =
-      (mode & 0o001) !== 0 || (uid === account.uid && (mode & 0o100) !== 0) || (gid === account.gid && (mode & 0o010) !== 0);
+    const canEnter = (mode & 0o001) !== 0 || (uid === account.uid && (mode & 0o100) !== 0) || (gid === account.gid && (mode & 0o010) !== 0);
     if (!canEnter) {
       throw new Error(
         `PostgreSQL runs as the "${USER}" user (uid ${account.uid}), which cannot enter ${dir} to reach DATA_DIR ` +
@@ -130,7 +129,10 @@ export async function initCluster(paths: ClusterPaths, password: string, ephemer
     // UTF-8 everywhere, with PostgreSQL's own collation, the same on every OS and independent
     // of the machine's installed locales (the default would be SQL_ASCII when LANG is unset).
     initdbFlags: [
-      '--encoding=UTF8', '--locale=C', '--locale-provider=builtin', '--builtin-locale=C.UTF-8',
+      '--encoding=UTF8',
+      '--locale=C',
+      '--locale-provider=builtin',
+      '--builtin-locale=C.UTF-8',
       ...(ephemeral ? ['--no-sync'] : []),
     ],
     onLog: (message) => logLines(logger, 'initdb', message),

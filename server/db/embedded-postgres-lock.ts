@@ -30,9 +30,7 @@ export interface LockRecord {
   port: number;
 }
 
-export type DataDirClaim =
-  | { role: 'owner'; ownerId: string }
-  | { role: 'joiner'; ownerPid: number; port: number; password: string };
+export type DataDirClaim = { role: 'owner'; ownerId: string } | { role: 'joiner'; ownerPid: number; port: number; password: string };
 
 /** Thrown when the data directory is held by something flashcast cannot share or wait for. */
 export class DataDirInUseError extends Error {
@@ -178,7 +176,10 @@ function ownerAlive(paths: ClusterPaths, lock: LockRecord): boolean {
 async function stopOrphan(paths: ClusterPaths, lock: LockRecord | undefined, logger: Logger): Promise<void> {
   const pid = lock?.postmasterPid ?? 0;
   if (pid <= 0 || !(await liveInCluster(paths)).includes(pid)) return;
-  logger.warn({ postmasterPid: pid, ownerPid: lock?.ownerPid }, 'stopping the PostgreSQL left running by a flashcast process that was killed');
+  logger.warn(
+    { postmasterPid: pid, ownerPid: lock?.ownerPid },
+    'stopping the PostgreSQL left running by a flashcast process that was killed',
+  );
   try {
     process.kill(pid, 'SIGINT'); // fast shutdown
   } catch {

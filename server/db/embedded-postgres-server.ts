@@ -30,13 +30,18 @@ export async function spawnServer(
   onSpawned: (pid: number) => Promise<void>,
 ): Promise<RunningServer> {
   const args = [
-    '-D', paths.pgDir,
-    '-p', String(port),
-    '-h', '127.0.0.1',
+    '-D',
+    paths.pgDir,
+    '-p',
+    String(port),
+    '-h',
+    '127.0.0.1',
     // No Unix socket: clients use the URL's TCP port, and several clusters never collide on
     // /tmp/.s.PGSQL.<port> or need /var/run/postgresql.
-    '-k', '',
-    '-c', 'log_line_prefix=[%p] ',
+    '-k',
+    '',
+    '-c',
+    'log_line_prefix=[%p] ',
     ...(ephemeral ? ['-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off'] : []),
   ];
   const recent: string[] = [];

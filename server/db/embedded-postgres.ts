@@ -2,12 +2,28 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import {
-  clusterPaths, ensureClusterOwner, exists, initCluster, postgresAccount, postgresBinaries, prepareDataDir,
-  readOrCreatePassword, writeFileAtomic, type Account, type ClusterPaths,
+  clusterPaths,
+  ensureClusterOwner,
+  exists,
+  initCluster,
+  postgresAccount,
+  postgresBinaries,
+  prepareDataDir,
+  readOrCreatePassword,
+  writeFileAtomic,
+  type Account,
+  type ClusterPaths,
 } from './embedded-postgres-cluster.ts';
 import { claimOrJoin, releaseLock, updateLock } from './embedded-postgres-lock.ts';
 import {
-  connectionUrl, DATABASE, ensureDatabase, freePort, PortTakenError, spawnServer, START_TIMEOUT_MS, stopProcess,
+  connectionUrl,
+  DATABASE,
+  ensureDatabase,
+  freePort,
+  PortTakenError,
+  spawnServer,
+  START_TIMEOUT_MS,
+  stopProcess,
   type RunningServer,
 } from './embedded-postgres-server.ts';
 
@@ -186,8 +202,7 @@ async function spawnOnSomePort(
 ): Promise<RunningServer> {
   const binaries = await postgresBinaries();
   const lastPort = Number.parseInt(await fs.readFile(paths.portFile, 'utf8').catch(() => ''), 10);
-  const record = (postmasterPid: number): Promise<void> =>
-    updateLock(paths, { ownerPid: process.pid, ownerId, postmasterPid, port: 0 });
+  const record = (postmasterPid: number): Promise<void> => updateLock(paths, { ownerPid: process.pid, ownerId, postmasterPid, port: 0 });
   for (let attempt = 1; ; attempt++) {
     const port = options.port ?? (attempt === 1 && lastPort > 0 && lastPort < 65536 ? lastPort : await freePort());
     try {

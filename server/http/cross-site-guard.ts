@@ -25,7 +25,9 @@ export const refuseCrossSiteWrites: RequestHandler = (req, _res, next) => {
   }
   const origin = req.get('origin');
   if (origin !== undefined && !isOwnOrigin(origin, req)) {
-    return next(new AppError('FORBIDDEN', 'A request from another origin cannot change anything under /ops; use the ops console on this site.'));
+    return next(
+      new AppError('FORBIDDEN', 'A request from another origin cannot change anything under /ops; use the ops console on this site.'),
+    );
   }
   const contentType = req.get('content-type');
   const hasBody = Number(req.get('content-length') ?? 0) > 0 || req.get('transfer-encoding') !== undefined;

@@ -16,7 +16,10 @@ function toAppError(error: unknown): AppError | undefined {
   if (type === 'entity.parse.failed') return new AppError('INVALID_JSON', 'The request body is not valid JSON.');
   if (type === 'entity.too.large') return new AppError('PAYLOAD_TOO_LARGE', 'The request body is too large.');
   if (type === 'encoding.unsupported' || type === 'charset.unsupported') {
-    return new AppError('UNSUPPORTED_ENCODING', 'The request body encoding is not supported; send UTF-8 JSON, uncompressed or gzip, deflate or br.');
+    return new AppError(
+      'UNSUPPORTED_ENCODING',
+      'The request body encoding is not supported; send UTF-8 JSON, uncompressed or gzip, deflate or br.',
+    );
   }
   // The router's decoding of a path parameter (`/products/%E0%A4%A`).
   if (error instanceof URIError && status === 400) {

@@ -39,7 +39,9 @@ export function auditWrites(audit: AuditLog): RequestHandler {
           role: principal.role,
           action: described.action,
           ...(target !== undefined ? { target } : {}),
-          ...(typeof req.body === 'object' && req.body !== null && Object.keys(req.body as object).length > 0 ? { params: boundParams(req.body) } : {}),
+          ...(typeof req.body === 'object' && req.body !== null && Object.keys(req.body as object).length > 0
+            ? { params: boundParams(req.body) }
+            : {}),
           ip: req.ip,
           userAgent: req.get('user-agent'),
           result: resultOf(res.statusCode),

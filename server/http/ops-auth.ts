@@ -49,7 +49,12 @@ export function requireRole(role: OpsRole): RequestHandler {
   return (_req, res, next) => {
     const principal = principalOf(res);
     if (hasRole(principal, role)) return next();
-    next(new AppError('FORBIDDEN', `This needs the ${role} role; ${principal.actor} is ${principal.role === 'admin' ? 'an' : 'a'} ${principal.role}.`));
+    next(
+      new AppError(
+        'FORBIDDEN',
+        `This needs the ${role} role; ${principal.actor} is ${principal.role === 'admin' ? 'an' : 'a'} ${principal.role}.`,
+      ),
+    );
   };
 }
 
@@ -108,7 +113,10 @@ export function createOpsAuth(deps: OpsAuthDeps, options: OpsAuthOptions): OpsAu
       result: 'refused',
       status: 401,
     });
-    throw new AppError('UNAUTHORIZED', 'The ops token was refused. Use OPS_TOKEN or an operator token from "npm run ops -- operators create".');
+    throw new AppError(
+      'UNAUTHORIZED',
+      'The ops token was refused. Use OPS_TOKEN or an operator token from "npm run ops -- operators create".',
+    );
   }
 
   async function identify(req: Request, res: Response): Promise<OpsPrincipal | undefined> {
@@ -131,7 +139,10 @@ export function createOpsAuth(deps: OpsAuthDeps, options: OpsAuthOptions): OpsAu
   }
 
   const unauthorized = () =>
-    new AppError('UNAUTHORIZED', 'Sign in on the ops console (/ops), or send "Authorization: Bearer <token>" (OPS_TOKEN or an operator token).');
+    new AppError(
+      'UNAUTHORIZED',
+      'Sign in on the ops console (/ops), or send "Authorization: Bearer <token>" (OPS_TOKEN or an operator token).',
+    );
 
   const authenticate: RequestHandler = async (req, res, next) => {
     const principal = await identify(req, res);
@@ -150,9 +161,12 @@ export function createOpsAuth(deps: OpsAuthDeps, options: OpsAuthOptions): OpsAu
         return next();
       }
       if (req.method === 'GET' && req.accepts(['json', 'html']) === 'html') {
-        res.status(401).type('html').send(
-          '<!doctype html><meta charset="utf-8"><title>Sign in</title><p>Sign in on the <a href="/ops">ops console</a> first, then come back.</p>',
-        );
+        res
+          .status(401)
+          .type('html')
+          .send(
+            '<!doctype html><meta charset="utf-8"><title>Sign in</title><p>Sign in on the <a href="/ops">ops console</a> first, then come back.</p>',
+          );
         return;
       }
       throw unauthorized();
@@ -178,7 +192,8 @@ export function createOpsAuth(deps: OpsAuthDeps, options: OpsAuthOptions): OpsAu
       const holder = credential && (await holderOf(credential));
       if (id) await sessions.end(id);
       res.clearCookie(options.cookieName, { httpOnly: true, sameSite: 'strict', secure: options.secureCookie, path: '/' });
-      if (holder) await audit.record({ actor: holder.actor, role: holder.role, action: 'sign-out', ...clientOf(req), result: 'ok', status: 200 });
+      if (holder)
+        await audit.record({ actor: holder.actor, role: holder.role, action: 'sign-out', ...clientOf(req), result: 'ok', status: 200 });
       res.json({ signedOut: Boolean(holder) });
     },
   };

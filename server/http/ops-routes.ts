@@ -8,13 +8,16 @@ import { parseInput } from './validate.ts';
 const MAX_TARGET_SESSIONS = 1000;
 
 const pushSchema = z.object({
-  to: z.union([
-    z.literal('active'),
-    z.literal('all'),
-    z.object({
-      sessions: z.array(z.string().min(1).max(128)).min(1).max(MAX_TARGET_SESSIONS, `at most ${MAX_TARGET_SESSIONS} sessions`),
-    }),
-  ], { error: 'must be "active", "all" or {"sessions": [session keys]}' }),
+  to: z.union(
+    [
+      z.literal('active'),
+      z.literal('all'),
+      z.object({
+        sessions: z.array(z.string().min(1).max(128)).min(1).max(MAX_TARGET_SESSIONS, `at most ${MAX_TARGET_SESSIONS} sessions`),
+      }),
+    ],
+    { error: 'must be "active", "all" or {"sessions": [session keys]}' },
+  ),
   key: flashKeySchema,
   message: flashMessageSchema,
 });

@@ -45,7 +45,12 @@ export function createOpsSurface(deps: OpsSurfaceDeps, config: OpsSurfaceConfig)
   const surface = express.Router();
   const opsAccess = createOpsAccess(
     { pool: deps.pool, logger: deps.logger },
-    { bootstrapToken: config.opsToken, production: config.production, idleSeconds: config.opsSessionIdleSeconds, signInLimits: config.opsSignInLimits },
+    {
+      bootstrapToken: config.opsToken,
+      production: config.production,
+      idleSeconds: config.opsSessionIdleSeconds,
+      signInLimits: config.opsSignInLimits,
+    },
   );
   surface.use('/ops', opsAccess.guard);
   // A host app may parse no JSON of its own (a no-op where the app already did).

@@ -26,7 +26,9 @@ export function parseInput<S extends z.ZodType>(schema: S, input: unknown): z.ou
 function findNul(value: unknown): Array<string | number> | undefined {
   if (typeof value === 'string') return value.includes('\u0000') ? [] : undefined;
   if (value === null || typeof value !== 'object') return undefined;
-  const entries: Array<[string | number, unknown]> = Array.isArray(value) ? value.map((item, index) => [index, item]) : Object.entries(value);
+  const entries: Array<[string | number, unknown]> = Array.isArray(value)
+    ? value.map((item, index) => [index, item])
+    : Object.entries(value);
   for (const [key, item] of entries) {
     if (typeof key === 'string' && key.includes('\u0000')) return [key.replaceAll('\u0000', '\\0')];
     const found = findNul(item);

@@ -75,7 +75,10 @@ export function createVisitorRoutes(deps: {
   router.get('/products/:sku', async (req, res) => {
     const product = findProduct(req.params.sku);
     if (!product) {
-      res.status(404).type('html').send(pages.renderNotFound({ assets: deps.assets() }));
+      res
+        .status(404)
+        .type('html')
+        .send(pages.renderNotFound({ assets: deps.assets() }));
       return;
     }
     startSession(req);
@@ -83,9 +86,7 @@ export function createVisitorRoutes(deps: {
     req.session.recentlyViewed = [product.sku, ...recent].slice(0, RECENTLY_VIEWED);
     const recentlyViewed = recent.map(findProduct).filter((p): p is Product => p !== undefined);
     const cartCount = hasStoredSession(req, store) ? await carts.count(sessionKey(req.sessionID)) : 0;
-    res.type('html').send(
-      pages.renderProduct({ product, recentlyViewed, flashes: pendingFlashes(req), cartCount, assets: deps.assets() }),
-    );
+    res.type('html').send(pages.renderProduct({ product, recentlyViewed, flashes: pendingFlashes(req), cartCount, assets: deps.assets() }));
   });
 
   router.get('/cart', async (req, res) => {

@@ -34,7 +34,10 @@ export interface MaintenanceGateOptions {
   retryAfterSeconds?: number;
 }
 
-export function createMaintenanceGate(view: Pick<MaintenanceView, 'current' | 'isDown'>, options: MaintenanceGateOptions = {}): RequestHandler {
+export function createMaintenanceGate(
+  view: Pick<MaintenanceView, 'current' | 'isDown'>,
+  options: MaintenanceGateOptions = {},
+): RequestHandler {
   const retryAfter = options.retryAfterSeconds ?? RETRY_AFTER_SECONDS;
   return (req, res, next) => {
     if (!view.isDown()) return next();

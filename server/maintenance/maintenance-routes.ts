@@ -1,12 +1,7 @@
 import { Router } from 'express';
 import { z } from 'zod';
 import { parseInput } from '../http/validate.ts';
-import {
-  DEFAULT_COUNTDOWN_SECONDS,
-  MAX_COUNTDOWN_SECONDS,
-  MAX_MESSAGE_LENGTH,
-  type Maintenance,
-} from './maintenance.ts';
+import { DEFAULT_COUNTDOWN_SECONDS, MAX_COUNTDOWN_SECONDS, MAX_MESSAGE_LENGTH, type Maintenance } from './maintenance.ts';
 
 const startSchema = z.object({
   seconds: z

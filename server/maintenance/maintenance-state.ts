@@ -4,12 +4,7 @@ import { createOutageLog } from '../db/outage-log.ts';
 import type { Metrics } from '../metrics.ts';
 import type { Pool } from '../db/pool.ts';
 import type { Logger } from '../logger.ts';
-import {
-  MAINTENANCE_CHANNEL,
-  createMaintenanceStore,
-  parseSnapshotPayload,
-  type MaintenanceSnapshot,
-} from './maintenance-store.ts';
+import { MAINTENANCE_CHANNEL, createMaintenanceStore, parseSnapshotPayload, type MaintenanceSnapshot } from './maintenance-store.ts';
 
 /**
  * This process's view of the maintenance state, so that the visitor gate answers from memory

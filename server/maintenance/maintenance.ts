@@ -136,7 +136,10 @@ export function createMaintenance(deps: MaintenanceDeps) {
     async cancel(): Promise<CancelResult> {
       const ended = await end();
       if (!ended) return { previous: 'idle', status: toStatus(await store.read(), clock.now()) };
-      logger.info({ previous: ended.previous.state }, ended.previous.state === 'countdown' ? 'maintenance countdown cancelled' : 'maintenance ended');
+      logger.info(
+        { previous: ended.previous.state },
+        ended.previous.state === 'countdown' ? 'maintenance countdown cancelled' : 'maintenance ended',
+      );
       return { previous: ended.previous.state, status: toStatus(ended.snapshot, clock.now()) };
     },
   };
@@ -149,5 +152,7 @@ function startConflict(current: MaintenanceSnapshot, now: number): AppError {
     return conflict('Maintenance mode is on. End it with DELETE /ops/api/maintenance before starting a new countdown.');
   }
   const left = current.deadline ? `, ${secondsLeft(current.deadline, now)} s left` : '';
-  return conflict(`A countdown is already running (ends at ${current.deadline?.toISOString()}${left}). Cancel it with DELETE /ops/api/maintenance first.`);
+  return conflict(
+    `A countdown is already running (ends at ${current.deadline?.toISOString()}${left}). Cancel it with DELETE /ops/api/maintenance first.`,
+  );
 }

@@ -47,7 +47,9 @@ export function describeWrite(method: string, path: string, body: unknown, answe
     if (!match) continue;
     if (line.action === 'agendash.') return { action: `agendash.${match[1]}` };
     const target = line.target?.(match, asRecord(body), asRecord(answer));
-    return target === undefined || target === null || target === '' ? { action: line.action } : { action: line.action, target: String(target) };
+    return target === undefined || target === null || target === ''
+      ? { action: line.action }
+      : { action: line.action, target: String(target) };
   }
   return { action: `${method} ${path}`.slice(0, 64) };
 }
@@ -64,7 +66,8 @@ const MAX_DEPTH = 3;
  */
 export function boundParams(value: unknown, depth = 0): unknown {
   if (value === null || typeof value === 'number' || typeof value === 'boolean') return value;
-  if (typeof value === 'string') return withoutNul(value.length > MAX_STRING ? `${value.slice(0, MAX_STRING)}…(${value.length} chars)` : value);
+  if (typeof value === 'string')
+    return withoutNul(value.length > MAX_STRING ? `${value.slice(0, MAX_STRING)}…(${value.length} chars)` : value);
   if (depth >= MAX_DEPTH) return '…';
   if (Array.isArray(value)) {
     const items = value.slice(0, MAX_ITEMS).map((item) => boundParams(item, depth + 1));

@@ -82,7 +82,8 @@ export function createAuditLog(deps: { pool: Pool; logger: Logger }): AuditLog {
         // While the database is away the write it records failed too (result 'failed'): a
         // warning without pg internals; anything else is a fault of ours, with its stack.
         const audit = { actor: entry.actor, action: entry.action, target: entry.target, result: entry.result };
-        if (isDatabaseUnavailable(error)) logger.warn({ error: errorSummary(error), audit }, 'could not write an audit row: the database is unavailable');
+        if (isDatabaseUnavailable(error))
+          logger.warn({ error: errorSummary(error), audit }, 'could not write an audit row: the database is unavailable');
         else logger.error({ err: error, audit }, 'could not write an audit row');
       }
     },
@@ -130,7 +131,13 @@ export function createAuditLog(deps: { pool: Pool; logger: Logger }): AuditLog {
       );
       const page = rows.slice(0, query.limit);
       const entries = page.map((row): AuditEntry => {
-        const entry: AuditEntry = { id: Number(row.id), at: row.at.toISOString(), actor: row.actor, action: row.action, result: row.result };
+        const entry: AuditEntry = {
+          id: Number(row.id),
+          at: row.at.toISOString(),
+          actor: row.actor,
+          action: row.action,
+          result: row.result,
+        };
         if (row.role !== null) entry.role = row.role;
         if (row.target !== null) entry.target = row.target;
         if (row.params !== null) entry.params = row.params;

@@ -49,8 +49,14 @@ async function withProgress<T>(label: string, work: Promise<T>): Promise<T> {
 export function buildCli(client: () => Promise<OpsClient>): Command {
   const program = new Command('ops').description('Operate a running flashcast through its ops API.').showHelpAfterError();
 
-  program.command('presence').description('active sessions and sockets now').action(async () => print(await (await client()).get('/presence')));
-  program.command('stats').description('session totals').action(async () => print(await (await client()).get('/sessions/stats')));
+  program
+    .command('presence')
+    .description('active sessions and sockets now')
+    .action(async () => print(await (await client()).get('/presence')));
+  program
+    .command('stats')
+    .description('session totals')
+    .action(async () => print(await (await client()).get('/sessions/stats')));
 
   program
     .command('flash')
@@ -75,27 +81,40 @@ export function buildCli(client: () => Promise<OpsClient>): Command {
     .option('--starts <time>', 'ISO time it starts')
     .option('--ends <time>', 'ISO time it ends')
     .option('--weight <n>', 'relative chance of being picked', positiveInt)
-    .action(async (opts: { name: string; cta: string; url?: string; inactive?: boolean; starts?: string; ends?: string; weight?: number }) => {
-      print(
-        await (await client()).send('POST', '/promotions', {
-          name: opts.name,
-          callToAction: opts.cta,
-          active: !opts.inactive,
-          ...(opts.url ? { url: opts.url } : {}),
-          ...(opts.starts ? { startsAt: opts.starts } : {}),
-          ...(opts.ends ? { endsAt: opts.ends } : {}),
-          ...(opts.weight ? { weight: opts.weight } : {}),
-        }),
-      );
-    });
+    .action(
+      async (opts: { name: string; cta: string; url?: string; inactive?: boolean; starts?: string; ends?: string; weight?: number }) => {
+        print(
+          await (await client()).send('POST', '/promotions', {
+            name: opts.name,
+            callToAction: opts.cta,
+            active: !opts.inactive,
+            ...(opts.url ? { url: opts.url } : {}),
+            ...(opts.starts ? { startsAt: opts.starts } : {}),
+            ...(opts.ends ? { endsAt: opts.ends } : {}),
+            ...(opts.weight ? { weight: opts.weight } : {}),
+          }),
+        );
+      },
+    );
   promotions.command('show <id>').action(async (id: string) => print(await (await client()).get(`/promotions/${encodeURIComponent(id)}`)));
-  promotions.command('stats <id>').action(async (id: string) => print(await (await client()).get(`/promotions/${encodeURIComponent(id)}/stats`)));
-  promotions.command('activate <id>').action(async (id: string) => print(await (await client()).send('PATCH', `/promotions/${encodeURIComponent(id)}`, { active: true })));
-  promotions.command('deactivate <id>').action(async (id: string) => print(await (await client()).send('PATCH', `/promotions/${encodeURIComponent(id)}`, { active: false })));
-  promotions.command('delete <id>').action(async (id: string) => print(await (await client()).send('DELETE', `/promotions/${encodeURIComponent(id)}`)));
+  promotions
+    .command('stats <id>')
+    .action(async (id: string) => print(await (await client()).get(`/promotions/${encodeURIComponent(id)}/stats`)));
+  promotions
+    .command('activate <id>')
+    .action(async (id: string) => print(await (await client()).send('PATCH', `/promotions/${encodeURIComponent(id)}`, { active: true })));
+  promotions
+    .command('deactivate <id>')
+    .action(async (id: string) => print(await (await client()).send('PATCH', `/promotions/${encodeURIComponent(id)}`, { active: false })));
+  promotions
+    .command('delete <id>')
+    .action(async (id: string) => print(await (await client()).send('DELETE', `/promotions/${encodeURIComponent(id)}`)));
 
   const jobs = program.command('jobs').description('Agenda jobs: promotion-round, session-cleanup');
-  jobs.command('list').description('schedules with last and next runs').action(async () => print(await (await client()).get('/jobs')));
+  jobs
+    .command('list')
+    .description('schedules with last and next runs')
+    .action(async () => print(await (await client()).get('/jobs')));
   jobs
     .command('run <name>')
     .description('run a job now and wait for its result')
@@ -106,8 +125,12 @@ export function buildCli(client: () => Promise<OpsClient>): Command {
   jobs
     .command('schedule <name> <every>')
     .description('repeat a job, e.g. "1 minute"')
-    .action(async (name: string, every: string) => print(await (await client()).send('PUT', `/jobs/${encodeURIComponent(name)}/schedule`, { every })));
-  jobs.command('unschedule <name>').action(async (name: string) => print(await (await client()).send('DELETE', `/jobs/${encodeURIComponent(name)}/schedule`)));
+    .action(async (name: string, every: string) =>
+      print(await (await client()).send('PUT', `/jobs/${encodeURIComponent(name)}/schedule`, { every })),
+    );
+  jobs
+    .command('unschedule <name>')
+    .action(async (name: string) => print(await (await client()).send('DELETE', `/jobs/${encodeURIComponent(name)}/schedule`)));
 
   const maintenance = program.command('maintenance').description('the shutdown countdown and maintenance mode');
   maintenance.command('status').action(async () => print(await (await client()).get('/maintenance')));
@@ -132,7 +155,11 @@ export function buildCli(client: () => Promise<OpsClient>): Command {
         await new Promise((resolve) => setTimeout(resolve, 1000));
       }
     });
-  maintenance.command('end').alias('cancel').description('cancel a countdown, or end maintenance').action(async () => print(await (await client()).send('DELETE', '/maintenance')));
+  maintenance
+    .command('end')
+    .alias('cancel')
+    .description('cancel a countdown, or end maintenance')
+    .action(async () => print(await (await client()).send('DELETE', '/maintenance')));
 
   const operators = program
     .command('operators')
@@ -146,7 +173,10 @@ export function buildCli(client: () => Promise<OpsClient>): Command {
       print(created);
       process.stderr.write('ops: keep this token now; flashcast stores only its hash and cannot show it again.\n');
     });
-  operators.command('list').description('operators, live first, with their roles').action(async () => print(await (await client()).get('/operators')));
+  operators
+    .command('list')
+    .description('operators, live first, with their roles')
+    .action(async () => print(await (await client()).get('/operators')));
   operators
     .command('revoke <name>')
     .description('revoke an operator: its token stops working and its console sessions end')

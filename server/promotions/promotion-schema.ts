@@ -74,7 +74,6 @@ export const updatePromotionSchema = z
 export type CreatePromotionInput = z.output<typeof createPromotionSchema>;
 export type UpdatePromotionInput = z.output<typeof updatePromotionSchema>;
 
-
 /** What the widget reports (protocol/events.ts), checked again here: it comes from a browser. */
 export const promotionEventSchema = z.strictObject({
   promotionId: z.number().int().positive().max(2_147_483_647),

@@ -172,10 +172,10 @@ export function createPromotions(deps: { pool: Pool }) {
       const entries = (Object.keys(columnOf) as Array<keyof UpdatePromotionInput>).filter((field) => patch[field] !== undefined);
       const set = entries.map((field, index) => `${columnOf[field]} = $${index + 2}`);
       const { rows } = await pool
-        .query<PromotionRow>(
-          `UPDATE promotions SET ${[...set, 'updated_at = now()'].join(', ')} WHERE id = $1 RETURNING ${columns}`,
-          [id, ...entries.map((field) => patch[field])],
-        )
+        .query<PromotionRow>(`UPDATE promotions SET ${[...set, 'updated_at = now()'].join(', ')} WHERE id = $1 RETURNING ${columns}`, [
+          id,
+          ...entries.map((field) => patch[field]),
+        ])
         .catch(windowError);
       return rows[0] && toPromotion(rows[0]);
     },
@@ -193,7 +193,12 @@ export function createPromotions(deps: { pool: Pool }) {
       );
       const row = rows[0];
       if (!row) return undefined;
-      return { delivered: Number(row.delivered), displayed: Number(row.displayed), clicked: Number(row.clicked), dismissed: Number(row.dismissed) };
+      return {
+        delivered: Number(row.delivered),
+        displayed: Number(row.displayed),
+        clicked: Number(row.clicked),
+        dismissed: Number(row.dismissed),
+      };
     },
 
     /**

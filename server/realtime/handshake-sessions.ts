@@ -74,7 +74,8 @@ export function createHandshakeSessions(
   const cookieName = deps.cookieName ?? SESSION_COOKIE;
   const { ttlSeconds, trialSeconds } = deps.lifetimes;
   // Checked at run time too: a caller still passing the former `sessionMiddleware` dep fails here, not per handshake.
-  if (!Array.isArray(deps.secrets) || deps.secrets.length === 0) throw new TypeError('the handshake session check needs the session secrets');
+  if (!Array.isArray(deps.secrets) || deps.secrets.length === 0)
+    throw new TypeError('the handshake session check needs the session secrets');
   const keys: KeyObject[] = deps.secrets.map((secret) => createSecretKey(Buffer.from(secret, 'utf8')));
   const maxBatch = options.maxBatch ?? MAX_HANDSHAKE_BATCH;
   if (!(maxBatch >= 1)) throw new RangeError('maxBatch must be at least 1');

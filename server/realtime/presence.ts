@@ -70,7 +70,10 @@ export function defaultNodeId(): string {
   return `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`;
 }
 
-export function createPresence(deps: { pool: Pool; logger: Logger; metrics?: Pick<Metrics, 'databaseReconnects'> | undefined }, options: PresenceOptions = {}) {
+export function createPresence(
+  deps: { pool: Pool; logger: Logger; metrics?: Pick<Metrics, 'databaseReconnects'> | undefined },
+  options: PresenceOptions = {},
+) {
   const { pool, logger } = deps;
   const nodeId = options.nodeId ?? defaultNodeId();
   const heartbeatMs = options.heartbeatMs ?? defaults.heartbeatMs;
@@ -146,10 +149,9 @@ export function createPresence(deps: { pool: Pool; logger: Logger; metrics?: Pic
   }
 
   async function sweep(): Promise<void> {
-    const { rowCount } = await pool.query(
-      'DELETE FROM presence_nodes WHERE heartbeat_at < now() - make_interval(secs => $1)',
-      [sweepAfterSeconds],
-    );
+    const { rowCount } = await pool.query('DELETE FROM presence_nodes WHERE heartbeat_at < now() - make_interval(secs => $1)', [
+      sweepAfterSeconds,
+    ]);
     if (rowCount) logger.info({ nodes: rowCount }, 'swept presence of dead nodes');
   }
 

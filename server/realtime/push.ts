@@ -39,7 +39,11 @@ export function deferredEmitter(): RoomEmitter & { bind(target: RoomEmitter): vo
  * tab that misses the emit (offline, reconnecting) still finds it on its next fetch.
  * A push to many sessions is one emit to the shared visitors room, not one per session.
  */
-export function createPush(deps: { sessions: Sessions; emitter: RoomEmitter; metrics?: Pick<Metrics, 'pushWriteSeconds' | 'pushEmitSeconds'> }) {
+export function createPush(deps: {
+  sessions: Sessions;
+  emitter: RoomEmitter;
+  metrics?: Pick<Metrics, 'pushWriteSeconds' | 'pushEmitSeconds'>;
+}) {
   const emitFlash = (target: FlashTarget, written: WrittenFlash): void => {
     if (written.sessions === 0) return;
     const flash: Flash = written.flash;

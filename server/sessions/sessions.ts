@@ -77,10 +77,10 @@ export function createSessions(deps: { pool: Pool; metrics?: Pick<Metrics, 'flas
     async *batches(batchSize = 1000): AsyncGenerator<StoredSession[]> {
       let after = '';
       for (;;) {
-        const { rows } = await pool.query<SessionRow>(
-          `${selectSession} WHERE s.sid > $1 AND s.expire > now() ORDER BY s.sid LIMIT $2`,
-          [after, batchSize],
-        );
+        const { rows } = await pool.query<SessionRow>(`${selectSession} WHERE s.sid > $1 AND s.expire > now() ORDER BY s.sid LIMIT $2`, [
+          after,
+          batchSize,
+        ]);
         if (rows.length === 0) return;
         yield rows.map((row) => toStoredSession(row));
         after = rows[rows.length - 1]!.sid;

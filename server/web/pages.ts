@@ -110,8 +110,8 @@ function head(title: string, entry: PageAssets): SafeHtml {
 <meta name="color-scheme" content="light">
 <title>${title}</title>
 ${entry.styles.map((href) => html`<link rel="stylesheet" href="${href}">\n`)}${entry.scripts.map(
-    (src) => html`<script type="module" src="${src}"></script>\n`,
-  )}${(entry.preloads ?? []).map((href) => html`<link rel="modulepreload" href="${href}">\n`)}`;
+  (src) => html`<script type="module" src="${src}"></script>\n`,
+)}${(entry.preloads ?? []).map((href) => html`<link rel="modulepreload" href="${href}">\n`)}`;
 }
 
 interface StoreLayout {

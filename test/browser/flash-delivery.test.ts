@@ -73,7 +73,7 @@ function watchUpgrades(page: Page): void {
 async function upgraded(page: Page): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error('the page\'s socket never moved to a websocket')), EVENTUALLY.timeout);
+    timer = setTimeout(() => reject(new Error("the page's socket never moved to a websocket")), EVENTUALLY.timeout);
   });
   try {
     await Promise.race([upgrades.get(page), timeout]);
@@ -193,10 +193,9 @@ async function pushLater(context: BrowserContext): Promise<Flash> {
  * (pushed after the reload) has reached the tab, so the tab was live while we looked.
  */
 async function goneAfterReload(page: Page, context: BrowserContext, flash: Flash): Promise<void> {
-  const fetched = page.waitForResponse(
-    (r) => new URL(r.url()).pathname === '/api/flashes' && r.request().method() === 'GET',
-    { timeout: EVENTUALLY.timeout },
-  );
+  const fetched = page.waitForResponse((r) => new URL(r.url()).pathname === '/api/flashes' && r.request().method() === 'GET', {
+    timeout: EVENTUALLY.timeout,
+  });
   const response = await page.reload();
   expect(response?.status()).toBe(200);
   expect(await response!.text()).not.toContain(flash.id);
@@ -340,7 +339,11 @@ describe('flash delivery in a real browser', { timeout: 120_000 }, () => {
         // data, the push can.
         const written = await t.push.flash(
           { session: key },
-          { key: 'promotion', message: 'Widget Pro is 20% off this weekend only — treat your desk.', data: { url: '/products/widget-pro' } },
+          {
+            key: 'promotion',
+            message: 'Widget Pro is 20% off this weekend only — treat your desk.',
+            data: { url: '/products/widget-pro' },
+          },
         );
         await shownOnce(page, notice);
         await shownOnce(page, written.flash);

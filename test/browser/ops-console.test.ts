@@ -38,7 +38,8 @@ async function signIn(page: Page, token: string): Promise<void> {
 }
 
 const cleanupSchedule = async () =>
-  (await t.pool.query("SELECT repeat_interval, disabled, next_run_at FROM agenda_jobs WHERE name = 'session-cleanup' AND type = 'single'")).rows;
+  (await t.pool.query("SELECT repeat_interval, disabled, next_run_at FROM agenda_jobs WHERE name = 'session-cleanup' AND type = 'single'"))
+    .rows;
 
 describe('when an operator uses the ops console', () => {
   it('then a wrong token is refused visibly, the right one signs in and works, and sign-out ends the session', async () => {
@@ -61,7 +62,9 @@ describe('when an operator uses the ops console', () => {
       await expect.poll(() => page.locator('[data-presence="sockets"]').innerText(), EVENTUALLY).toBe('1');
       expect(await page.locator('#ops-who').innerText()).toBe('olivia · operator');
       // The token is kept nowhere in the page; the cookie is HttpOnly.
-      expect(await page.evaluate(() => JSON.stringify({ ...sessionStorage }) + JSON.stringify({ ...localStorage }) + document.cookie)).not.toContain('fcop_');
+      expect(
+        await page.evaluate(() => JSON.stringify({ ...sessionStorage }) + JSON.stringify({ ...localStorage }) + document.cookie),
+      ).not.toContain('fcop_');
       const [cookie] = await context.cookies(t.url);
       expect(cookie).toMatchObject({ name: 'flashcast.ops', httpOnly: true, sameSite: 'Strict' });
 
@@ -92,7 +95,7 @@ describe('when an operator uses the ops console', () => {
   });
 });
 
-describe('when a page on another origin attacks Agendash with the operator\'s cookie', () => {
+describe("when a page on another origin attacks Agendash with the operator's cookie", () => {
   let attacker: Server;
   let attackerUrl: string;
   beforeAll(async () => {
@@ -107,7 +110,9 @@ describe('when a page on another origin attacks Agendash with the operator\'s co
           ? '<input name="jobName" value="session-cleanup"><input name="jobRepeatEvery" value="0 0 31 2 *">'
           : `<input name="jobIds" value="${url.searchParams.get('id') ?? ''}">`;
       res.setHeader('content-type', 'text/html');
-      res.end(`<!doctype html><form id="f" method="POST" action="${t.url}/ops/jobs/api/jobs/${action}">${fields}</form><script>document.getElementById('f').submit()</script>`);
+      res.end(
+        `<!doctype html><form id="f" method="POST" action="${t.url}/ops/jobs/api/jobs/${action}">${fields}</form><script>document.getElementById('f').submit()</script>`,
+      );
     });
     await new Promise<void>((resolve) => attacker.listen(0, '127.0.0.1', resolve));
     attackerUrl = `http://127.0.0.1:${(attacker.address() as AddressInfo).port}`;

@@ -83,7 +83,9 @@ const alive = (child: StartedProcess) => child.child.exitCode === null && child.
 
 /** A pushed flash reaches every tab; the push reports every session. */
 async function pushReachesEveryone(message: string): Promise<void> {
-  await eventually(async () => expect((await ops<{ activeSessions: number }>(web[0].url, 'GET', '/presence')).body.activeSessions).toBe(tabs.length));
+  await eventually(async () =>
+    expect((await ops<{ activeSessions: number }>(web[0].url, 'GET', '/presence')).body.activeSessions).toBe(tabs.length),
+  );
   const pushed = await ops<{ sessions: number }>(web[1].url, 'POST', '/flashes', { to: 'active', key: 'notice', message });
   expect(pushed).toMatchObject({ status: 201, body: { sessions: tabs.length } });
   await eventually(() => {

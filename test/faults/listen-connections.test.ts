@@ -97,7 +97,9 @@ async function refuseConnectionsFor(ms: number): Promise<void> {
   try {
     await server.query(`ALTER DATABASE ${name} ALLOW_CONNECTIONS false`);
     try {
-      await admin.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()`);
+      await admin.query(
+        `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()`,
+      );
       await sleep(ms);
     } finally {
       await server.query(`ALTER DATABASE ${name} ALLOW_CONNECTIONS true`);
@@ -146,7 +148,10 @@ describe('when the Socket.IO adapter loses its LISTEN connection', () => {
 
   beforeAll(async () => {
     // Two web processes, each with its own pool (max 4, as in production) and adapter.
-    pools = [createPool({ url: database.url, logger: testLogger, max: POOL_MAX }), createPool({ url: database.url, logger: testLogger, max: POOL_MAX })];
+    pools = [
+      createPool({ url: database.url, logger: testLogger, max: POOL_MAX }),
+      createPool({ url: database.url, logger: testLogger, max: POOL_MAX }),
+    ];
     const [httpA, httpB] = [createServer(), createServer()];
     ioA = new Server(httpA, { adapter: createClusterAdapter(pools[0]!, logger) });
     ioB = new Server(httpB, { adapter: createClusterAdapter(pools[1]!, logger) });
@@ -163,14 +168,11 @@ describe('when the Socket.IO adapter loses its LISTEN connection', () => {
   /** Emits from the other server until the socket on the first one receives it. */
   async function broadcastArrives(): Promise<void> {
     const id = randomUUID();
-    await until(
-      async () => {
-        ioB.emit('probe', id);
-        await sleep(200);
-        return received.includes(id);
-      },
-      'a broadcast from the other server',
-    );
+    await until(async () => {
+      ioB.emit('probe', id);
+      await sleep(200);
+      return received.includes(id);
+    }, 'a broadcast from the other server');
   }
 
   const bothListening = () => until(async () => (await listenBackends('socket.io')) === 2, 'both adapters to LISTEN again');
@@ -225,10 +227,17 @@ describe("when Agenda's notification channel loses its LISTEN connection", () =>
 
   /** Agenda keeps its channel private; the test watches its state. */
   const channelOf = (handle: AgendaHandle) =>
-    (handle.agenda as unknown as { notificationChannel: { state: string; on(event: 'stateChange', listener: (state: string) => void): void } }).notificationChannel;
+    (
+      handle.agenda as unknown as {
+        notificationChannel: { state: string; on(event: 'stateChange', listener: (state: string) => void): void };
+      }
+    ).notificationChannel;
 
   beforeAll(async () => {
-    pools = [createPool({ url: database.url, logger: testLogger, max: POOL_MAX }), createPool({ url: database.url, logger: testLogger, max: POOL_MAX })];
+    pools = [
+      createPool({ url: database.url, logger: testLogger, max: POOL_MAX }),
+      createPool({ url: database.url, logger: testLogger, max: POOL_MAX }),
+    ];
     // A scan once a minute: a job picked up within seconds came through a notification.
     worker = await createAgenda({ pool: pools[0]!, logger, processName: `worker-${randomUUID()}`, processEvery: '1 minute' });
     worker.agenda.define('listen-probe', async (job) => {

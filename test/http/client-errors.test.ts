@@ -116,7 +116,11 @@ describe('when a text field holds a NUL byte', () => {
       ['flash ack id', () => visitor.json<ApiError>('/api/flashes/ack', { method: 'POST', json: { ids: [nul] } }), 'ids.0'],
       ['flash message', () => ops('POST', '/flashes', JSON.stringify({ to: 'all', key: 'notice', message: nul })), 'message'],
       ['flash key', () => ops('POST', '/flashes', JSON.stringify({ to: 'all', key: nul, message: 'hi' })), 'key'],
-      ['flash target', () => ops('POST', '/flashes', JSON.stringify({ to: { sessions: [nul] }, key: 'notice', message: 'hi' })), 'to.sessions.0'],
+      [
+        'flash target',
+        () => ops('POST', '/flashes', JSON.stringify({ to: { sessions: [nul] }, key: 'notice', message: 'hi' })),
+        'to.sessions.0',
+      ],
       ['promotion name', () => ops('POST', '/promotions', JSON.stringify({ name: nul, callToAction: 'Buy' })), 'name'],
       ['promotion call to action', () => ops('POST', '/promotions', JSON.stringify({ name: 'Sale', callToAction: nul })), 'callToAction'],
       ['promotion url', () => ops('POST', '/promotions', JSON.stringify({ name: 'Sale', callToAction: 'Buy', url: `/sale${nul}` })), 'url'],

@@ -34,12 +34,12 @@ describe('when Prometheus scrapes /metrics', () => {
       expect(samples.filter((sample) => !sample.name.startsWith('flashcast_'))).toEqual([]);
     }
     // Both pools, by state, and the waiting clients.
-    expect(onMetricsPort.filter((s) => s.name === 'flashcast_pool_connections').map((s) => s.labels.pool).sort()).toEqual([
-      'main',
-      'main',
-      'realtime',
-      'realtime',
-    ]);
+    expect(
+      onMetricsPort
+        .filter((s) => s.name === 'flashcast_pool_connections')
+        .map((s) => s.labels.pool)
+        .sort(),
+    ).toEqual(['main', 'main', 'realtime', 'realtime']);
     expect(onMetricsPort.some((s) => s.name === 'flashcast_pool_waiting_clients')).toBe(true);
     // METRICS_PORT answers the probes too, and nothing else.
     expect((await fetch(`${metricsUrl}/readyz`)).status).toBe(200);
@@ -67,19 +67,26 @@ describe('when Prometheus scrapes /metrics', () => {
       const acked = await visitor.json<{ acknowledged: number }>('/api/flashes/ack', { method: 'POST', json: { ids: [flash.id] } });
       expect(acked.body.acknowledged).toBe(1);
 
-      const run = await visitor.json('/ops/api/jobs/session-cleanup/run', { method: 'POST', headers: opsHeaders(TEST_OPS_TOKEN), json: {} });
+      const run = await visitor.json('/ops/api/jobs/session-cleanup/run', {
+        method: 'POST',
+        headers: opsHeaders(TEST_OPS_TOKEN),
+        json: {},
+      });
       expect(run.status).toBe(200);
 
       await eventually(async () => {
         const after = await scrape();
-        const moved = (name: string, labels: Record<string, string> = {}) => sampleValue(after, name, labels) - sampleValue(before, name, labels);
+        const moved = (name: string, labels: Record<string, string> = {}) =>
+          sampleValue(after, name, labels) - sampleValue(before, name, labels);
         expect(moved('flashcast_flashes_written_total')).toBeGreaterThanOrEqual(pushed.body.sessions);
         expect(moved('flashcast_flashes_acknowledged_total')).toBe(1);
         expect(moved('flashcast_push_write_duration_seconds_count')).toBe(1);
         expect(moved('flashcast_push_emit_duration_seconds_count')).toBe(1);
         expect(moved('flashcast_job_runs_total', { job: 'session-cleanup', result: 'success' })).toBe(1);
         expect(moved('flashcast_job_duration_seconds_count', { job: 'session-cleanup' })).toBe(1);
-        expect(moved('flashcast_http_request_duration_seconds_count', { route: '/api/flashes/ack', method: 'POST', status: '200' })).toBe(1);
+        expect(moved('flashcast_http_request_duration_seconds_count', { route: '/api/flashes/ack', method: 'POST', status: '200' })).toBe(
+          1,
+        );
         expect(moved('flashcast_http_request_duration_seconds_count', { route: '/ops/api/jobs/:name/run' })).toBe(1);
         expect(sampleValue(after, 'flashcast_open_sockets')).toBe(1);
         expect(sampleValue(after, 'flashcast_active_sessions')).toBeGreaterThanOrEqual(1);

@@ -24,7 +24,9 @@ beforeAll(async () => {
     startTestApp({ ttlSeconds: TTL_SECONDS, trialSeconds: TRIAL_SECONDS }),
     startTestApp({ config: { production: true } }),
     // In maintenance mode: its page carries its own policy.
-    startTestApp({ extend: () => ({ visitorGate: createMaintenanceGate({ isDown: () => true, current: () => ({ state: 'active' }) as never }) }) }),
+    startTestApp({
+      extend: () => ({ visitorGate: createMaintenanceGate({ isDown: () => true, current: () => ({ state: 'active' }) as never }) }),
+    }),
   ]);
 });
 afterAll(() => Promise.all([limited?.close(), trial?.close(), production?.close(), down?.close()]));
@@ -52,9 +54,7 @@ describe('when one address floods the site with cookieless page views', () => {
     const honestDuring: number[] = [];
     const healthDuring: number[] = [];
     for (let round = 0; round < 6 && Date.now() < deadline; round += 1) {
-      const views = await Promise.all(
-        Array.from({ length: 10 }, () => fetch(`${limited.url}/`, { headers: { accept: 'text/html' } })),
-      );
+      const views = await Promise.all(Array.from({ length: 10 }, () => fetch(`${limited.url}/`, { headers: { accept: 'text/html' } })));
       for (const view of views) {
         statuses.push(view.status);
         if (view.status === 429) tooMany ??= view;
@@ -158,7 +158,10 @@ describe('when the site runs in production', () => {
       expect(response.status, page).toBe(200);
       expect(response.headers.getSetCookie(), page).toEqual([]);
     }
-    const cart = await visitor.json<{ error: { code: string } }>('/api/cart/items', { method: 'POST', json: { sku: 'widget-pro', qty: 1 } });
+    const cart = await visitor.json<{ error: { code: string } }>('/api/cart/items', {
+      method: 'POST',
+      json: { sku: 'widget-pro', qty: 1 },
+    });
     expect(cart).toMatchObject({ status: 403, body: { error: { code: 'HTTPS_REQUIRED' } } });
     expect(await sessionCount(production)).toBe(before);
   });
@@ -182,7 +185,10 @@ describe('when a page or API answer carries a visitor’s flashes, or ops data',
 describe('when a page is served', () => {
   /** The style sources of a Content-Security-Policy header. */
   const styleSources = (policy: string | null): string[] => {
-    const directive = (policy ?? '').split(';').map((part) => part.trim()).find((part) => part.startsWith('style-src '));
+    const directive = (policy ?? '')
+      .split(';')
+      .map((part) => part.trim())
+      .find((part) => part.startsWith('style-src '));
     return directive?.split(/\s+/).slice(1) ?? [];
   };
   const wildcard = (source: string) => source === '*' || source === "'unsafe-inline'" || /^[a-z-]+:$/.test(source) || source.includes('*');
@@ -198,7 +204,11 @@ describe('when a page is served', () => {
       expect(sources.length, page.url).toBeGreaterThan(0);
       expect(sources.filter(wildcard), page.url).toEqual([]);
     }
-    const fonts = (policy: string | null) => (policy ?? '').split(';').map((part) => part.trim()).find((part) => part.startsWith('font-src '));
+    const fonts = (policy: string | null) =>
+      (policy ?? '')
+        .split(';')
+        .map((part) => part.trim())
+        .find((part) => part.startsWith('font-src '));
     expect(fonts(pages[0]!.headers.get('content-security-policy'))).not.toMatch(/https:/);
   });
 });

@@ -156,7 +156,11 @@ describe('when ops write flashes through the API', () => {
     expect((await a.json<FlashesResponse>('/api/flashes')).body.flashes.map((f) => f.key)).toEqual(['sale-2026']);
     expect((await b.json<FlashesResponse>('/api/flashes')).body.flashes).toEqual([]);
 
-    const all = await ops.json<{ sessions: number }>('/ops/api/flashes', { method: 'POST', json: { to: 'all', key: 'alert', message: 'Everyone' }, headers });
+    const all = await ops.json<{ sessions: number }>('/ops/api/flashes', {
+      method: 'POST',
+      json: { to: 'all', key: 'alert', message: 'Everyone' },
+      headers,
+    });
     const stats = await ops.json<{ total: number; expired: number; active: number; carts: number }>('/ops/api/sessions/stats', { headers });
     expect(all.body.sessions).toBe(stats.body.total - stats.body.expired);
     expect((await b.json<FlashesResponse>('/api/flashes')).body.flashes.map((f) => f.message)).toEqual(['Everyone']);

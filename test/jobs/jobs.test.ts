@@ -33,9 +33,7 @@ const notOperableJob: JobDefinition = {
 const testDefinitions = [promotionRoundJob, sessionCleanupJob, failingJob, notOperableJob];
 
 async function schedules(bed: JobsTestBed): Promise<Array<{ name: string; repeat_interval: string; next_run_at: Date }>> {
-  const { rows } = await bed.pool.query(
-    `SELECT name, repeat_interval, next_run_at FROM agenda_jobs WHERE type = 'single' ORDER BY name`,
-  );
+  const { rows } = await bed.pool.query(`SELECT name, repeat_interval, next_run_at FROM agenda_jobs WHERE type = 'single' ORDER BY name`);
   return rows;
 }
 
@@ -125,7 +123,11 @@ describe('the ops jobs API', () => {
     const { status, body } = await api<{ jobs: JobInfo[] }>('GET', '/jobs');
     expect(status).toBe(200);
     expect(body.jobs.map((j) => j.name)).toEqual(testDefinitions.map((d) => d.name));
-    expect(body.jobs.find((j) => j.name === 'promotion-round')).toMatchObject({ operable: true, every: '1 minute', nextRunAt: expect.any(String) });
+    expect(body.jobs.find((j) => j.name === 'promotion-round')).toMatchObject({
+      operable: true,
+      every: '1 minute',
+      nextRunAt: expect.any(String),
+    });
     expect(body.jobs.find((j) => j.name === 'countdown-like')).toMatchObject({ operable: false, every: null });
   });
 
@@ -136,9 +138,15 @@ describe('the ops jobs API', () => {
     const owned = [...expired.slice(0, 20), ...live];
     await bed.pool.query('INSERT INTO carts (session_sid) SELECT unnest($1::text[])', [owned]);
     await bed.pool.query(`INSERT INTO cart_items (session_sid, sku, qty) SELECT unnest($1::text[]), 'widget', 2`, [owned]);
-    await bed.pool.query(`INSERT INTO flashes (session_sid, key, id, message) SELECT unnest($1::text[]), 'notice', gen_random_uuid(), 'hi'`, [[...expired, ...live]]);
+    await bed.pool.query(
+      `INSERT INTO flashes (session_sid, key, id, message) SELECT unnest($1::text[]), 'notice', gen_random_uuid(), 'hi'`,
+      [[...expired, ...live]],
+    );
     const promotion = await bed.promotions.create({ name: 'Gone with the session', callToAction: 'Hi', active: true, weight: 1 });
-    await bed.pool.query('INSERT INTO promotion_deliveries (session_sid, promotion_id) SELECT unnest($1::text[]), $2', [expired, promotion.id]);
+    await bed.pool.query('INSERT INTO promotion_deliveries (session_sid, promotion_id) SELECT unnest($1::text[]), $2', [
+      expired,
+      promotion.id,
+    ]);
     await bed.pool.query('UPDATE promotion_stats SET delivered = 37 WHERE promotion_id = $1', [promotion.id]);
 
     const { status, body } = await api<{ name: string; jobId: string; result: unknown }>('POST', '/jobs/session-cleanup/run');
@@ -160,7 +168,11 @@ describe('the ops jobs API', () => {
     expect(Number(kept.rows[0]!.n)).toBe(20);
     // Analytics outlive the sessions.
     expect(await bed.promotions.stats(promotion.id)).toMatchObject({ delivered: 37 });
-    expect(await job('session-cleanup')).toMatchObject({ lastResult: { sessions: 37, carts: 20 }, failReason: null, lastFinishedAt: expect.any(String) });
+    expect(await job('session-cleanup')).toMatchObject({
+      lastResult: { sessions: 37, carts: 20 },
+      failReason: null,
+      lastFinishedAt: expect.any(String),
+    });
   });
 
   it('then a schedule can be set, read back and removed', async () => {
@@ -181,7 +193,10 @@ describe('the ops jobs API', () => {
 
   it('then a scheduled job runs by itself and its result shows in the list', async () => {
     await api('PUT', '/jobs/promotion-round/schedule', { every: '1 second' });
-    await vi.waitFor(async () => expect((await job('promotion-round')).lastResult).toEqual({ sessions: 0, promotions: {} }), { timeout: 15_000, interval: 200 });
+    await vi.waitFor(async () => expect((await job('promotion-round')).lastResult).toEqual({ sessions: 0, promotions: {} }), {
+      timeout: 15_000,
+      interval: 200,
+    });
     await api('DELETE', '/jobs/promotion-round/schedule');
   });
 
@@ -201,7 +216,18 @@ describe('the ops jobs API', () => {
     });
   }
 
-  for (const every of ['nonsense', '1 minute banana', 'a minute', '10 milliseconds', '0 seconds', '0.5 seconds', '5000', '* * * * * * *', '61 * * * *', '']) {
+  for (const every of [
+    'nonsense',
+    '1 minute banana',
+    'a minute',
+    '10 milliseconds',
+    '0 seconds',
+    '0.5 seconds',
+    '5000',
+    '* * * * * * *',
+    '61 * * * *',
+    '',
+  ]) {
     it(`then the schedule ${JSON.stringify(every)} is a 400`, async () => {
       const response = await api<{ error: { code: string; message: string } }>('PUT', '/jobs/promotion-round/schedule', { every });
       expect(response.status).toBe(400);
@@ -218,7 +244,10 @@ describe('the ops jobs API', () => {
     expect(await api('POST', '/jobs/no-such-job/run')).toMatchObject({ status: 404, body: { error: { code: 'NOT_FOUND' } } });
     expect(await api('PUT', '/jobs/no-such-job/schedule', { every: '1 minute' })).toMatchObject({ status: 404 });
     expect(await api('POST', '/jobs/countdown-like/run')).toMatchObject({ status: 400, body: { error: { code: 'JOB_NOT_OPERABLE' } } });
-    expect(await api('DELETE', '/jobs/countdown-like/schedule')).toMatchObject({ status: 400, body: { error: { code: 'JOB_NOT_OPERABLE' } } });
+    expect(await api('DELETE', '/jobs/countdown-like/schedule')).toMatchObject({
+      status: 400,
+      body: { error: { code: 'JOB_NOT_OPERABLE' } },
+    });
   });
 
   it('then a failing run answers 500 JOB_FAILED with its reason, and the list shows it', async () => {
@@ -252,7 +281,14 @@ describe('when a web process runs a job now and a worker runs it', () => {
 
   it('then the web process gets the result the worker stored, and never runs the job itself', async () => {
     const workerName = uniquePrefix('worker');
-    const worker = await startJobs({ role: 'worker', pool: bed.pool, logger: testLogger, deps: bed.deps, processName: workerName, processEvery: 60_000 });
+    const worker = await startJobs({
+      role: 'worker',
+      pool: bed.pool,
+      logger: testLogger,
+      deps: bed.deps,
+      processName: workerName,
+      processEvery: 60_000,
+    });
     const web = await startJobs({ role: 'web', pool: bed.pool, logger: testLogger, deps: bed.deps, processName: uniquePrefix('web') });
     try {
       await seedSessions(bed, uniquePrefix('old'), 3, { expired: true });
@@ -270,7 +306,15 @@ describe('when a web process runs a job now and a worker runs it', () => {
 
   it('then a failure in one worker reaches the others as an event they survive', async () => {
     const start = (label: string) =>
-      startJobs({ role: 'worker', pool: bed.pool, logger: testLogger, deps: bed.deps, processName: uniquePrefix(label), processEvery: 100, definitions: [failingJob] });
+      startJobs({
+        role: 'worker',
+        pool: bed.pool,
+        logger: testLogger,
+        deps: bed.deps,
+        processName: uniquePrefix(label),
+        processEvery: 100,
+        definitions: [failingJob],
+      });
     const [a, b] = await Promise.all([start('fail-a'), start('fail-b')]);
     try {
       const heard = new Promise((resolve) => {
@@ -287,7 +331,14 @@ describe('when a web process runs a job now and a worker runs it', () => {
   });
 
   it('then without any worker, run-now gives up with 504 JOB_TIMEOUT', async () => {
-    const web = await startJobs({ role: 'web', pool: bed.pool, logger: testLogger, deps: bed.deps, processName: uniquePrefix('lonely'), runTimeoutMs: 1500 });
+    const web = await startJobs({
+      role: 'web',
+      pool: bed.pool,
+      logger: testLogger,
+      deps: bed.deps,
+      processName: uniquePrefix('lonely'),
+      runTimeoutMs: 1500,
+    });
     try {
       await expect(web.runNow('promotion-round')).rejects.toMatchObject({ code: 'JOB_TIMEOUT', status: 504 });
     } finally {
@@ -309,34 +360,53 @@ describe('when two workers share a repeating job that outlasts its interval', ()
     name: 'slow-job',
     operable: true,
     define(agenda, deps) {
-      defineJobWithResult(agenda, deps.pool, 'slow-job', async (job) => {
-        const started = new Date();
-        await new Promise((resolve) => setTimeout(resolve, 350));
-        await job.touch(50);
-        await new Promise((resolve) => setTimeout(resolve, 350));
-        await deps.pool.query('INSERT INTO slow_runs VALUES ($1, $2, $3, now())', [String(job.attrs._id), worker, started]);
-        return { worker };
-      }, { lockLifetimeMs: 5_000 });
+      defineJobWithResult(
+        agenda,
+        deps.pool,
+        'slow-job',
+        async (job) => {
+          const started = new Date();
+          await new Promise((resolve) => setTimeout(resolve, 350));
+          await job.touch(50);
+          await new Promise((resolve) => setTimeout(resolve, 350));
+          await deps.pool.query('INSERT INTO slow_runs VALUES ($1, $2, $3, now())', [String(job.attrs._id), worker, started]);
+          return { worker };
+        },
+        { lockLifetimeMs: 5_000 },
+      );
     },
   });
 
   it('then no two runs of one occurrence overlap, and stopping the workers waits for their runs', async () => {
     const start = (label: string) =>
-      startJobs({ role: 'worker', pool: bed.pool, logger: testLogger, deps: bed.deps, processName: label, processEvery: 100, definitions: [slowJob(label)] });
+      startJobs({
+        role: 'worker',
+        pool: bed.pool,
+        logger: testLogger,
+        deps: bed.deps,
+        processName: label,
+        processEvery: 100,
+        definitions: [slowJob(label)],
+      });
     const [a, b] = await Promise.all([start(uniquePrefix('a')), start(uniquePrefix('b'))]);
     try {
       await a.schedule('slow-job', '1 second');
-      await vi.waitFor(async () => {
-        const { rows } = await bed.pool.query('SELECT count(*)::int AS n FROM slow_runs');
-        expect(rows[0].n).toBeGreaterThanOrEqual(4);
-      }, { timeout: 20_000, interval: 200 });
+      await vi.waitFor(
+        async () => {
+          const { rows } = await bed.pool.query('SELECT count(*)::int AS n FROM slow_runs');
+          expect(rows[0].n).toBeGreaterThanOrEqual(4);
+        },
+        { timeout: 20_000, interval: 200 },
+      );
       await a.unschedule('slow-job');
     } finally {
       await Promise.all([a.stop(), b.stop()]);
     }
     const { rows: locked } = await bed.pool.query('SELECT name FROM agenda_jobs WHERE locked_at IS NOT NULL');
     expect(locked).toEqual([]);
-    const { rows: runs } = await bed.pool.query<{ job_id: string; started: Date; finished: Date }>('SELECT * FROM slow_runs ORDER BY started');
+    const { rows: runs } = await bed.pool.query<{ job_id: string; started: Date; finished: Date }>(
+      'SELECT * FROM slow_runs ORDER BY started',
+    );
     expect(new Set(runs.map((run) => run.job_id)).size).toBe(1);
     for (let i = 1; i < runs.length; i += 1) expect(runs[i]!.started.getTime()).toBeGreaterThanOrEqual(runs[i - 1]!.finished.getTime());
   });

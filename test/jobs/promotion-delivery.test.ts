@@ -23,7 +23,13 @@ afterAll(async () => {
 
 describe('when a visitor has the site open and a round runs', () => {
   it('then the banner arrives over its socket, is stored in its session, and the widget events are counted', async () => {
-    const promotion = await promotions.create({ name: 'Live', callToAction: 'Free shipping today', url: '/shipping', active: true, weight: 1 });
+    const promotion = await promotions.create({
+      name: 'Live',
+      callToAction: 'Free shipping today',
+      url: '/shipping',
+      active: true,
+      weight: 1,
+    });
     const present = await t.newVisitor();
     const away = await t.newVisitor();
     const socket = await t.connect(present);
@@ -34,7 +40,11 @@ describe('when a visitor has the site open and a round runs', () => {
 
     expect(result).toEqual({ sessions: 1, promotions: { [String(promotion.id)]: 1 } });
     await eventually(() => expect(received).toHaveLength(1));
-    expect(received[0]).toMatchObject({ key: 'promotion', message: 'Free shipping today', data: { promotionId: promotion.id, url: '/shipping' } });
+    expect(received[0]).toMatchObject({
+      key: 'promotion',
+      message: 'Free shipping today',
+      data: { promotionId: promotion.id, url: '/shipping' },
+    });
     // The same flash is in the session, for the next page load; the visitor who was away got nothing.
     const { body } = await present.json<{ flashes: Flash[] }>('/api/flashes');
     expect(body.flashes.find((flash) => flash.key === 'promotion')?.id).toBe(received[0]!.id);
@@ -43,6 +53,8 @@ describe('when a visitor has the site open and a round runs', () => {
     socket.emit('promotion:event', { promotionId: promotion.id, action: 'displayed' });
     socket.emit('promotion:event', { promotionId: promotion.id, action: 'displayed' });
     socket.emit('promotion:event', { promotionId: promotion.id, action: 'clicked' });
-    await eventually(async () => expect(await promotions.stats(promotion.id)).toEqual({ delivered: 1, displayed: 1, clicked: 1, dismissed: 0 }));
+    await eventually(async () =>
+      expect(await promotions.stats(promotion.id)).toEqual({ delivered: 1, displayed: 1, clicked: 1, dismissed: 0 }),
+    );
   });
 });

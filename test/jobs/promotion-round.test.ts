@@ -14,8 +14,17 @@ afterEach(() => bed.close());
 
 const round = () => runPromotionRound({ pool: bed.pool, emitter: bed.emitter });
 
-async function createPromotion(name: string, extra: { weight?: number; active?: boolean; startsAt?: string; endsAt?: string; url?: string } = {}) {
-  return bed.promotions.create({ name, callToAction: `${name}: buy now`, active: extra.active ?? true, weight: extra.weight ?? 1, ...extra });
+async function createPromotion(
+  name: string,
+  extra: { weight?: number; active?: boolean; startsAt?: string; endsAt?: string; url?: string } = {},
+) {
+  return bed.promotions.create({
+    name,
+    callToAction: `${name}: buy now`,
+    active: extra.active ?? true,
+    weight: extra.weight ?? 1,
+    ...extra,
+  });
 }
 
 describe('when visitors are active and promotions are eligible', () => {
@@ -49,7 +58,8 @@ describe('when visitors are active and promotions are eligible', () => {
     expect(empty).toEqual({ sessions: 0, promotions: {} });
     expect(bed.emitter.emits).toEqual([]);
     expect(await promotionFlashes(bed.pool, keys)).toEqual(before);
-    for (const given of (await deliveriesOf(bed.pool, keys)).values()) expect(given).toEqual(promotions.map((p) => p.id).sort((a, b) => a - b));
+    for (const given of (await deliveriesOf(bed.pool, keys)).values())
+      expect(given).toEqual(promotions.map((p) => p.id).sort((a, b) => a - b));
   });
 
   it('then inactive, expired and stale-node sessions get nothing', async () => {
@@ -99,7 +109,11 @@ describe('when visitors are active and promotions are eligible', () => {
     for (const emit of bed.emitter.emits) {
       expect(emit.event).toBe('flash');
       const promotion = emit.payload.data!.promotionId === a.id ? a : b;
-      expect(emit.payload).toMatchObject({ key: 'promotion', message: promotion.callToAction, data: { promotionId: promotion.id, url: promotion.url } });
+      expect(emit.payload).toMatchObject({
+        key: 'promotion',
+        message: promotion.callToAction,
+        data: { promotionId: promotion.id, url: promotion.url },
+      });
       expect(emit.rooms).toHaveLength(result.promotions[String(promotion.id)]!);
       for (const room of emit.rooms) {
         const key = room.slice('session:'.length);
@@ -214,7 +228,14 @@ describe('when the round runs as an Agenda job', () => {
   it('then run-now answers with the result and the widget events are counted once per session', async () => {
     const promotion = await createPromotion('Through Agenda');
     const keys = await seedSessions(bed, uniquePrefix('agenda'), 5, { active: true });
-    const jobs = await startJobs({ role: 'worker', pool: bed.pool, logger: bed.deps.logger, deps: bed.deps, processName: uniquePrefix('worker'), processEvery: 200 });
+    const jobs = await startJobs({
+      role: 'worker',
+      pool: bed.pool,
+      logger: bed.deps.logger,
+      deps: bed.deps,
+      processName: uniquePrefix('worker'),
+      processEvery: 200,
+    });
     try {
       const run = await jobs.runNow(PROMOTION_ROUND);
       expect(run.result).toEqual({ sessions: 5, promotions: { [String(promotion.id)]: 5 } });

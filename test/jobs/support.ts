@@ -91,10 +91,10 @@ export async function seedSessions(
   );
   const keys = rows.map((row) => row.sid);
   if (options.active) {
-    await bed.pool.query(
-      `INSERT INTO presence (session_sid, node_id, sockets) SELECT unnest($1::text[]), $2, 1`,
-      [keys, options.node ?? bed.nodeId],
-    );
+    await bed.pool.query(`INSERT INTO presence (session_sid, node_id, sockets) SELECT unnest($1::text[]), $2, 1`, [
+      keys,
+      options.node ?? bed.nodeId,
+    ]);
   }
   return keys;
 }
@@ -112,7 +112,10 @@ export async function deliveriesOf(pool: Pool, keys: readonly string[]): Promise
 }
 
 /** The `promotion` flash of each of these sessions. */
-export async function promotionFlashes(pool: Pool, keys: readonly string[]): Promise<Map<string, { id: string; message: string; data: Record<string, unknown> }>> {
+export async function promotionFlashes(
+  pool: Pool,
+  keys: readonly string[],
+): Promise<Map<string, { id: string; message: string; data: Record<string, unknown> }>> {
   const { rows } = await pool.query<{ session_sid: string; id: string; message: string; data: Record<string, unknown> }>(
     `SELECT session_sid, id, message, data FROM flashes WHERE key = 'promotion' AND session_sid = ANY($1)`,
     [keys],

@@ -20,7 +20,9 @@ async function activeVisitor(): Promise<{ visitor: Visitor; events: ReceivedEven
   const socket = await t.connect(visitor);
   const events = collectMaintenance(socket);
   const flashes = collectFlashes(socket);
-  await eventually(async () => expect((await t.pool.query('SELECT 1 FROM presence WHERE session_sid = $1', [keyOf(visitor)])).rowCount).toBe(1));
+  await eventually(async () =>
+    expect((await t.pool.query('SELECT 1 FROM presence WHERE session_sid = $1', [keyOf(visitor)])).rowCount).toBe(1),
+  );
   return { visitor, events, flashes };
 }
 
@@ -120,7 +122,9 @@ describe('when ops cancel a running countdown', () => {
       const bob = await activeVisitor();
       expect((await t.ops('POST', { seconds: 30, message: 'Back in five minutes' })).status).toBe(202);
       await eventually(() => expect(ticks(bob.events).length).toBeGreaterThanOrEqual(1));
-      expect(bob.events[0]!.message).toBe(`Server shutting down in ${bob.events[0]!.secondsLeft} ${bob.events[0]!.secondsLeft === 1 ? 'second' : 'seconds'}. Back in five minutes`);
+      expect(bob.events[0]!.message).toBe(
+        `Server shutting down in ${bob.events[0]!.secondsLeft} ${bob.events[0]!.secondsLeft === 1 ? 'second' : 'seconds'}. Back in five minutes`,
+      );
       expect(await maintenanceFlashes()).toBeGreaterThanOrEqual(1);
 
       const cancelled = await t.ops('DELETE');

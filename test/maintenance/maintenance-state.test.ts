@@ -81,7 +81,11 @@ describe('when the listening connection is killed', () => {
     await resetToIdle();
     const view = await startView({ ...NO_POLL, reconnectDelayMs: 50 });
     const listeners = async () =>
-      (await elsewhere.query<{ pid: number }>("SELECT pid FROM pg_stat_activity WHERE query = 'LISTEN maintenance_changed' AND datname = current_database()")).rows;
+      (
+        await elsewhere.query<{ pid: number }>(
+          "SELECT pid FROM pg_stat_activity WHERE query = 'LISTEN maintenance_changed' AND datname = current_database()",
+        )
+      ).rows;
     const [before] = await listeners();
     expect(before).toBeDefined();
     await elsewhere.query('SELECT pg_terminate_backend($1)', [before!.pid]);

@@ -27,7 +27,14 @@ describe('when a countdown was committed but its web process died before queuein
     workers.push(
       ...(await Promise.all(
         ['a', 'b'].map((label) =>
-          startJobs({ role: 'worker', pool: bed.pool, logger: testLogger, deps: bed.deps, processName: uniquePrefix(label), processEvery: 500 }),
+          startJobs({
+            role: 'worker',
+            pool: bed.pool,
+            logger: testLogger,
+            deps: bed.deps,
+            processName: uniquePrefix(label),
+            processEvery: 500,
+          }),
         ),
       )),
     );

@@ -65,7 +65,11 @@ export async function startMaintenanceApp(options: { view?: MaintenanceViewOptio
       return {
         opsApi: [
           createPresenceRoutes({ pool: deps.pool }),
-          createMaintenanceRoutes({ status: () => ready().status(), start: (input) => ready().start(input), cancel: () => ready().cancel() }),
+          createMaintenanceRoutes({
+            status: () => ready().status(),
+            start: (input) => ready().start(input),
+            cancel: () => ready().cancel(),
+          }),
         ],
         visitorGate: createMaintenanceGate(view),
       };
@@ -79,7 +83,14 @@ export async function startMaintenanceApp(options: { view?: MaintenanceViewOptio
     await view!.start();
     web = await createAgenda({ pool: t.pool, logger: testLogger, processName: `web-${randomUUID()}`, processEvery: 200 });
     await web.agenda.start();
-    maintenance = createMaintenance({ pool: t.pool, logger: testLogger, sessions: t.sessions, emitter: t.realtime.io, queueCountdown: countdownQueue(web.agenda), view: view! });
+    maintenance = createMaintenance({
+      pool: t.pool,
+      logger: testLogger,
+      sessions: t.sessions,
+      emitter: t.realtime.io,
+      queueCountdown: countdownQueue(web.agenda),
+      view: view!,
+    });
     // As server/system.ts wires a web process: its tabs hear the state and the ticks from it.
     ticker = createCountdownTicker({
       view: view!,

@@ -22,7 +22,9 @@ afterAll(() => t?.close());
 async function activeVisitor(): Promise<Visitor> {
   const visitor = await t.newVisitor();
   await t.connect(visitor);
-  await eventually(async () => expect((await t.pool.query('SELECT 1 FROM presence WHERE session_sid = $1', [keyOf(visitor)])).rowCount).toBe(1));
+  await eventually(async () =>
+    expect((await t.pool.query('SELECT 1 FROM presence WHERE session_sid = $1', [keyOf(visitor)])).rowCount).toBe(1),
+  );
   return visitor;
 }
 
@@ -41,7 +43,11 @@ describe('when a visitor connects during a countdown', () => {
     const late = await t.newVisitor();
     const { events } = await t.listen(late);
     await eventually(() => expect(events).toHaveLength(1));
-    expect(events[0]).toMatchObject({ state: 'countdown', deadline: started.body.deadline, message: `Server shutting down in ${events[0]!.secondsLeft} ${events[0]!.secondsLeft === 1 ? 'second' : 'seconds'}` });
+    expect(events[0]).toMatchObject({
+      state: 'countdown',
+      deadline: started.body.deadline,
+      message: `Server shutting down in ${events[0]!.secondsLeft} ${events[0]!.secondsLeft === 1 ? 'second' : 'seconds'}`,
+    });
     expect(events[0]!.secondsLeft).toBe(Math.ceil((deadline - events[0]!.serverTime) / 1000));
 
     // The flash of a visitor who was there at the start, shown on a page loaded a second or

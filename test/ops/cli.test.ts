@@ -51,7 +51,9 @@ describe('when the administrator manages operators from the CLI', () => {
 
     const list = await ops(['operators', 'list']);
     expect(list.code, list.output).toBe(0);
-    expect(JSON.parse(list.output).operators).toEqual([expect.objectContaining({ name: 'carol', role: 'operator', createdBy: 'admin', revokedAt: null })]);
+    expect(JSON.parse(list.output).operators).toEqual([
+      expect.objectContaining({ name: 'carol', role: 'operator', createdBy: 'admin', revokedAt: null }),
+    ]);
     expect(list.output).not.toContain(token);
 
     // Carol works with her own token; an operator cannot manage operators.
@@ -63,7 +65,14 @@ describe('when the administrator manages operators from the CLI', () => {
 
     const audit = await ops(['audit', '--actor', 'carol', '--limit', '5']);
     expect(audit.code, audit.output).toBe(0);
-    expect(JSON.parse(audit.output).entries[0]).toMatchObject({ actor: 'carol', role: 'operator', action: 'flash.push', target: 'all', result: 'ok', params: { message: 'From carol' } });
+    expect(JSON.parse(audit.output).entries[0]).toMatchObject({
+      actor: 'carol',
+      role: 'operator',
+      action: 'flash.push',
+      target: 'all',
+      result: 'ok',
+      params: { message: 'From carol' },
+    });
 
     const revoked = await ops(['operators', 'revoke', 'carol']);
     expect(revoked.code, revoked.output).toBe(0);

@@ -52,9 +52,8 @@ async function call<T = any>(method: string, path: string, options: CallOptions 
 const auditCount = async () => Number((await t.pool.query('SELECT count(*) FROM ops_audit')).rows[0].count);
 const lastAudit = async () => (await t.pool.query('SELECT * FROM ops_audit ORDER BY id DESC LIMIT 1')).rows[0];
 const cleanupScheduleRow = async () =>
-  (await t.pool.query("SELECT id, repeat_interval, disabled FROM agenda_jobs WHERE name = 'session-cleanup' AND type = 'single'")).rows[0] as
-    | { id: string; repeat_interval: string; disabled: boolean }
-    | undefined;
+  (await t.pool.query("SELECT id, repeat_interval, disabled FROM agenda_jobs WHERE name = 'session-cleanup' AND type = 'single'"))
+    .rows[0] as { id: string; repeat_interval: string; disabled: boolean } | undefined;
 
 async function signIn(token: string): Promise<string> {
   const answer = await call('POST', '/api/session', { json: { token } });
@@ -111,14 +110,17 @@ const writeRoutes: Array<{ method: string; path: string; json?: unknown }> = [
 ];
 
 describe('when a request under /ops carries no credentials', () => {
-  it.each([...reads.map((path) => ({ method: 'GET', path })), ...writeRoutes])('then $method $path answers 401 and changes nothing', async (route) => {
-    const before = await auditCount();
-    const answer = await call(route.method, route.path, { json: 'json' in route ? route.json : undefined });
-    expect(answer.status).toBe(401);
-    expect(answer.body).toMatchObject({ error: { code: 'UNAUTHORIZED' } });
-    expect(answer.headers.get('www-authenticate')).toBeNull();
-    expect(await auditCount()).toBe(before);
-  });
+  it.each([...reads.map((path) => ({ method: 'GET', path })), ...writeRoutes])(
+    'then $method $path answers 401 and changes nothing',
+    async (route) => {
+      const before = await auditCount();
+      const answer = await call(route.method, route.path, { json: 'json' in route ? route.json : undefined });
+      expect(answer.status).toBe(401);
+      expect(answer.body).toMatchObject({ error: { code: 'UNAUTHORIZED' } });
+      expect(answer.headers.get('www-authenticate')).toBeNull();
+      expect(await auditCount()).toBe(before);
+    },
+  );
 });
 
 describe('when a viewer calls the ops API', () => {
@@ -127,7 +129,7 @@ describe('when a viewer calls the ops API', () => {
     expect([200, 404]).toContain(answer.status); // promotion 1 may not exist: that is a read too
   });
 
-  it('then the operators list is the administrator\'s only', async () => {
+  it("then the operators list is the administrator's only", async () => {
     expect((await call('GET', '/api/operators', { token: viewerToken })).status).toBe(403);
     expect((await call('GET', '/api/operators', { token: operatorToken })).status).toBe(403);
     expect((await call('GET', '/api/operators', { token: TEST_OPS_TOKEN })).status).toBe(200);
@@ -146,7 +148,7 @@ describe('when a viewer calls the ops API', () => {
 describe('when a write under /ops comes cross-site, with valid credentials', () => {
   const attacks: Array<{ name: string; headers: Record<string, string>; body?: string; json?: unknown; cookie?: boolean }> = [
     {
-      name: 'an urlencoded form post with the operator\'s cookie',
+      name: "an urlencoded form post with the operator's cookie",
       headers: { 'content-type': 'application/x-www-form-urlencoded', origin: 'http://evil.example', 'sec-fetch-site': 'cross-site' },
       body: 'jobName=session-cleanup&jobRepeatEvery=0+0+31+2+*',
       cookie: true,
@@ -199,7 +201,14 @@ describe('when operators write through the API and Agendash', () => {
     target?: () => string;
     after?: (answer: Answer) => Promise<void> | void;
   }> = [
-    { method: 'POST', path: () => '/api/flashes', json: { to: 'all', key: 'notice', message: 'audit me' }, status: 201, action: 'flash.push', target: () => 'all' },
+    {
+      method: 'POST',
+      path: () => '/api/flashes',
+      json: { to: 'all', key: 'notice', message: 'audit me' },
+      status: 201,
+      action: 'flash.push',
+      target: () => 'all',
+    },
     {
       method: 'POST',
       path: () => '/api/promotions',
@@ -211,14 +220,55 @@ describe('when operators write through the API and Agendash', () => {
         ctx.promotionId = answer.body.id;
       },
     },
-    { method: 'PATCH', path: () => `/api/promotions/${ctx.promotionId}`, json: { weight: 2 }, status: 200, action: 'promotion.update', target: () => String(ctx.promotionId) },
+    {
+      method: 'PATCH',
+      path: () => `/api/promotions/${ctx.promotionId}`,
+      json: { weight: 2 },
+      status: 200,
+      action: 'promotion.update',
+      target: () => String(ctx.promotionId),
+    },
     { method: 'POST', path: () => '/api/jobs/session-cleanup/run', status: 200, action: 'job.run', target: () => 'session-cleanup' },
-    { method: 'PUT', path: () => '/api/jobs/session-cleanup/schedule', json: { every: '20 minutes' }, status: 200, action: 'job.schedule', target: () => 'session-cleanup' },
-    { method: 'DELETE', path: () => '/api/jobs/session-cleanup/schedule', status: 200, action: 'job.unschedule', target: () => 'session-cleanup' },
-    { method: 'POST', path: () => '/api/maintenance', json: { seconds: 3600, message: 'audited' }, status: 202, action: 'maintenance.start', by: 'session' },
+    {
+      method: 'PUT',
+      path: () => '/api/jobs/session-cleanup/schedule',
+      json: { every: '20 minutes' },
+      status: 200,
+      action: 'job.schedule',
+      target: () => 'session-cleanup',
+    },
+    {
+      method: 'DELETE',
+      path: () => '/api/jobs/session-cleanup/schedule',
+      status: 200,
+      action: 'job.unschedule',
+      target: () => 'session-cleanup',
+    },
+    {
+      method: 'POST',
+      path: () => '/api/maintenance',
+      json: { seconds: 3600, message: 'audited' },
+      status: 202,
+      action: 'maintenance.start',
+      by: 'session',
+    },
     { method: 'DELETE', path: () => '/api/maintenance', status: 200, action: 'maintenance.end', by: 'session' },
-    { method: 'DELETE', path: () => `/api/promotions/${ctx.promotionId}`, status: 200, action: 'promotion.delete', target: () => String(ctx.promotionId) },
-    { method: 'POST', path: () => '/api/operators', json: { name: 'temp', role: 'viewer' }, by: 'admin', status: 201, action: 'operator.create', target: () => 'temp' },
+    {
+      method: 'DELETE',
+      path: () => `/api/promotions/${ctx.promotionId}`,
+      status: 200,
+      action: 'promotion.delete',
+      target: () => String(ctx.promotionId),
+    },
+    {
+      method: 'POST',
+      path: () => '/api/operators',
+      json: { name: 'temp', role: 'viewer' },
+      by: 'admin',
+      status: 201,
+      action: 'operator.create',
+      target: () => 'temp',
+    },
     { method: 'DELETE', path: () => '/api/operators/temp', by: 'admin', status: 200, action: 'operator.revoke', target: () => 'temp' },
     {
       method: 'POST',
@@ -253,29 +303,30 @@ describe('when operators write through the API and Agendash', () => {
     same.origin = t.url;
   });
 
-  it.each(rows)(
-    'then $action answers 2xx and leaves one audit row naming who did what',
-    async (row) => {
-      const before = await auditCount();
-      const credentials =
-        row.by === 'admin' ? { token: TEST_OPS_TOKEN } : row.by === 'session' ? { cookie, headers: { origin: same.origin } } : { token: operatorToken };
-      const answer = await call(row.method, row.path(), { ...credentials, json: row.json });
-      expect(answer.status, JSON.stringify(answer.body)).toBe(row.status);
-      await row.after?.(answer);
-      expect(await auditCount()).toBe(before + 1);
-      const entry = await lastAudit();
-      expect(entry).toMatchObject({
-        actor: row.by === 'admin' ? 'admin' : 'olivia',
-        action: row.action,
-        result: 'ok',
-        status: row.status,
-        ip: expect.stringContaining('127.0.0.1'),
-        user_agent: expect.any(String),
-      });
-      if (row.target) expect(entry.target).toBe(row.target());
-      if (row.json) expect(entry.params).toEqual(row.json);
-    },
-  );
+  it.each(rows)('then $action answers 2xx and leaves one audit row naming who did what', async (row) => {
+    const before = await auditCount();
+    const credentials =
+      row.by === 'admin'
+        ? { token: TEST_OPS_TOKEN }
+        : row.by === 'session'
+          ? { cookie, headers: { origin: same.origin } }
+          : { token: operatorToken };
+    const answer = await call(row.method, row.path(), { ...credentials, json: row.json });
+    expect(answer.status, JSON.stringify(answer.body)).toBe(row.status);
+    await row.after?.(answer);
+    expect(await auditCount()).toBe(before + 1);
+    const entry = await lastAudit();
+    expect(entry).toMatchObject({
+      actor: row.by === 'admin' ? 'admin' : 'olivia',
+      action: row.action,
+      result: 'ok',
+      status: row.status,
+      ip: expect.stringContaining('127.0.0.1'),
+      user_agent: expect.any(String),
+    });
+    if (row.target) expect(entry.target).toBe(row.target());
+    if (row.json) expect(entry.params).toEqual(row.json);
+  });
 });
 
 describe('when someone writes schedules and jobs through Agendash', () => {
@@ -295,7 +346,10 @@ describe('when someone writes schedules and jobs through Agendash', () => {
     const unknown = await call('POST', '/jobs/api/jobs/create', { ...admin, json: { jobName: 'anything-at-all' } });
     const countdown = await call('POST', '/jobs/api/jobs/create', { ...admin, json: { jobName: 'maintenance-countdown' } });
     const withData = await call('POST', '/jobs/api/jobs/create', { ...admin, json: { jobName: 'session-cleanup', jobData: { x: 1 } } });
-    const oneOff = await call('POST', '/jobs/api/jobs/create', { ...admin, json: { jobName: 'session-cleanup', jobSchedule: 'in 5 minutes' } });
+    const oneOff = await call('POST', '/jobs/api/jobs/create', {
+      ...admin,
+      json: { jobName: 'session-cleanup', jobSchedule: 'in 5 minutes' },
+    });
     expect([unknown.status, countdown.status, withData.status, oneOff.status]).toEqual([400, 400, 400, 400]);
     expect((await t.pool.query('SELECT count(*) FROM agenda_jobs')).rows[0].count).toBe(jobsBefore);
 
@@ -318,10 +372,16 @@ describe('when the console signs in with a token', () => {
     expect((await call('GET', '/api/session', { cookie: first })).body).toEqual({ actor: 'olivia', role: 'operator', via: 'session' });
     // Only the id's hash is stored.
     const id = first.slice(first.indexOf('=') + 1);
-    expect((await t.pool.query('SELECT count(*) FROM ops_sessions WHERE id_hash = $1', [createHash('sha256').update(id).digest()])).rows[0].count).toBe('1');
+    expect(
+      (await t.pool.query('SELECT count(*) FROM ops_sessions WHERE id_hash = $1', [createHash('sha256').update(id).digest()])).rows[0]
+        .count,
+    ).toBe('1');
 
     const again = await call('POST', '/api/session', { cookie: first, json: { token: operatorToken } });
-    const second = again.headers.getSetCookie().find((c) => c.startsWith('flashcast.ops='))!.split(';')[0]!;
+    const second = again.headers
+      .getSetCookie()
+      .find((c) => c.startsWith('flashcast.ops='))!
+      .split(';')[0]!;
     expect(second).not.toBe(first);
     expect((await call('GET', '/api/session', { cookie: first })).status).toBe(401);
     expect((await call('GET', '/api/session', { cookie: second })).status).toBe(200);
@@ -370,7 +430,14 @@ describe('when ops read the audit trail', () => {
     const first = await call('GET', '/api/audit?actor=olivia&action=flash.push&limit=2', admin);
     expect(first.status).toBe(200);
     expect(first.body.entries.map((e: { params: { message: string } }) => e.params.message)).toEqual(['three', 'two']);
-    expect(first.body.entries[0]).toMatchObject({ at: expect.any(String), actor: 'olivia', action: 'flash.push', target: 'active', result: 'ok', ip: expect.any(String) });
+    expect(first.body.entries[0]).toMatchObject({
+      at: expect.any(String),
+      actor: 'olivia',
+      action: 'flash.push',
+      target: 'active',
+      result: 'ok',
+      ip: expect.any(String),
+    });
     const older = await call('GET', `/api/audit?actor=olivia&action=flash.push&limit=2&before=${first.body.next}`, admin);
     expect(older.body.entries[0].params.message).toBe('one');
     const prefixed = await call('GET', '/api/audit?action=flash.&limit=200', admin);
@@ -403,7 +470,11 @@ describe('when one address sends a burst of wrong tokens', () => {
   it('then after the burst it gets 429 with Retry-After, even for the right token, and one summary row', async () => {
     const get = (token: string) => fetch(`${app.url}/ops/api/presence`, { headers: { authorization: `Bearer ${token}` } });
     const signInCookie = await (async () => {
-      const response = await fetch(`${app.url}/ops/api/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ token: TEST_OPS_TOKEN }) });
+      const response = await fetch(`${app.url}/ops/api/session`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ token: TEST_OPS_TOKEN }),
+      });
       return response.headers.getSetCookie()[0]!.split(';')[0]!;
     })();
     const statuses: number[] = [];
@@ -414,7 +485,11 @@ describe('when one address sends a burst of wrong tokens', () => {
     expect(Number(limited.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
     expect(await limited.json()).toMatchObject({ error: { code: 'TOO_MANY_REQUESTS' } });
     expect((await get(TEST_OPS_TOKEN)).status).toBe(429);
-    const signIn = await fetch(`${app.url}/ops/api/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ token: TEST_OPS_TOKEN }) });
+    const signIn = await fetch(`${app.url}/ops/api/session`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ token: TEST_OPS_TOKEN }),
+    });
     expect(signIn.status).toBe(429);
     // A console already signed in keeps working.
     expect((await fetch(`${app.url}/ops/api/presence`, { headers: { cookie: signInCookie } })).status).toBe(404);
@@ -439,7 +514,11 @@ describe('when a console session sits idle', () => {
   afterAll(() => app?.close());
 
   it('then it ends after the idle timeout, and use keeps it alive until then', async () => {
-    const response = await fetch(`${app.url}/ops/api/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ token: TEST_OPS_TOKEN }) });
+    const response = await fetch(`${app.url}/ops/api/session`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ token: TEST_OPS_TOKEN }),
+    });
     const cookie = response.headers.getSetCookie()[0]!.split(';')[0]!;
     const stats = () => fetch(`${app.url}/ops/api/sessions/stats`, { headers: { cookie } }).then((r) => r.status);
     for (let i = 0; i < 4; i++) {

@@ -20,7 +20,18 @@ import { parsePrometheusText, sampleValue } from '../support/prometheus.ts';
  * whose dist/ the other test files are serving from meanwhile.
  */
 const rootDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const SOURCES = ['package.json', 'package-lock.json', 'tsconfig.json', 'tsconfig.build.json', 'vite.config.ts', 'server', 'jobs', 'protocol', 'client', 'migrations'];
+const SOURCES = [
+  'package.json',
+  'package-lock.json',
+  'tsconfig.json',
+  'tsconfig.build.json',
+  'vite.config.ts',
+  'server',
+  'jobs',
+  'protocol',
+  'client',
+  'migrations',
+];
 const DEPLOYED = ['package.json', 'package-lock.json', 'dist', 'migrations'];
 const OPS_TOKEN = 'production-test-ops-token-0123';
 

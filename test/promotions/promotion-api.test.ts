@@ -7,11 +7,18 @@ import { opsHeaders } from '../support/http.ts';
 let t: TestApp;
 
 beforeAll(async () => {
-  t = await startTestApp({ extend: (deps) => ({ opsApi: [createPromotionRoutes({ promotions: createPromotions({ pool: deps.pool }) })] }) });
+  t = await startTestApp({
+    extend: (deps) => ({ opsApi: [createPromotionRoutes({ promotions: createPromotions({ pool: deps.pool }) })] }),
+  });
 });
 afterAll(() => t.close());
 
-async function api<T = unknown>(method: string, path: string, body?: unknown, token = TEST_OPS_TOKEN): Promise<{ status: number; body: T }> {
+async function api<T = unknown>(
+  method: string,
+  path: string,
+  body?: unknown,
+  token = TEST_OPS_TOKEN,
+): Promise<{ status: number; body: T }> {
   const response = await fetch(`${t.url}/ops/api${path}`, {
     method,
     headers: { ...opsHeaders(token), ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
@@ -50,11 +57,21 @@ describe('when ops create a promotion', () => {
     expect((await api('GET', `/promotions/${id}`)).body).toEqual(created.body);
     const listed = await api<{ promotions: Promotion[] }>('GET', '/promotions');
     expect(listed.body.promotions.map((p) => p.id)).toContain(id);
-    expect(await api('GET', `/promotions/${id}/stats`)).toEqual({ status: 200, body: { delivered: 0, displayed: 0, clicked: 0, dismissed: 0 } });
+    expect(await api('GET', `/promotions/${id}/stats`)).toEqual({
+      status: 200,
+      body: { delivered: 0, displayed: 0, clicked: 0, dismissed: 0 },
+    });
 
     const patched = await api<Promotion>('PATCH', `/promotions/${id}`, { active: false, url: null, endsAt: null });
     expect(patched.status).toBe(200);
-    expect(patched.body).toMatchObject({ id, active: false, url: null, endsAt: null, startsAt: '2030-01-01T00:00:00.000Z', name: 'Spring sale' });
+    expect(patched.body).toMatchObject({
+      id,
+      active: false,
+      url: null,
+      endsAt: null,
+      startsAt: '2030-01-01T00:00:00.000Z',
+      name: 'Spring sale',
+    });
 
     expect(await api('DELETE', `/promotions/${id}`)).toEqual({ status: 200, body: { deleted: id } });
     expect((await api<ApiError>('GET', `/promotions/${id}`)).status).toBe(404);
@@ -78,7 +95,11 @@ describe('when the input is wrong', () => {
     ['a weight as text', { ...valid, weight: '3' }, /^weight: must be a number/],
     ['active as text', { ...valid, active: 'yes' }, /^active: must be true or false/],
     ['a time that is not ISO', { ...valid, startsAt: 'tomorrow' }, /^startsAt: must be an ISO time/],
-    ['a window that ends before it starts', { ...valid, startsAt: '2030-01-02T00:00:00Z', endsAt: '2030-01-01T00:00:00Z' }, /^endsAt: must be after startsAt/],
+    [
+      'a window that ends before it starts',
+      { ...valid, startsAt: '2030-01-02T00:00:00Z', endsAt: '2030-01-01T00:00:00Z' },
+      /^endsAt: must be after startsAt/,
+    ],
     ['a javascript: link', { ...valid, url: 'javascript:alert(1)' }, /^url: must be a path on this site/],
     ['a protocol-relative link', { ...valid, url: '//evil.example/x' }, /^url: /],
     ['a misspelt field', { ...valid, call_to_action: 'C' }, /call_to_action/],
@@ -100,7 +121,10 @@ describe('when the input is wrong', () => {
   it('then a PATCH that reverses the stored window is a 400, and an empty PATCH too', async () => {
     const { body: created } = await api<Promotion>('POST', '/promotions', { ...valid, endsAt: '2030-01-01T00:00:00Z' });
     const reversed = await api<ApiError>('PATCH', `/promotions/${created.id}`, { startsAt: '2030-06-01T00:00:00Z' });
-    expect(reversed).toMatchObject({ status: 400, body: { error: { code: 'VALIDATION_FAILED', message: 'endsAt: must be after startsAt' } } });
+    expect(reversed).toMatchObject({
+      status: 400,
+      body: { error: { code: 'VALIDATION_FAILED', message: 'endsAt: must be after startsAt' } },
+    });
     const empty = await api<ApiError>('PATCH', `/promotions/${created.id}`, {});
     expect(empty).toMatchObject({ status: 400, body: { error: { code: 'VALIDATION_FAILED' } } });
   });

@@ -92,7 +92,9 @@ describe('when ALLOWED_ORIGINS is unset', () => {
   for (const transport of transports) {
     it(`then a handshake from a foreign origin is refused on ${transport[0]}, and one from the page's origin is not`, async () => {
       const visitor = await t.newVisitor();
-      await expect(refused(open(t, visitor, { transports: [...transport], origin: 'https://evil.example' }))).resolves.toBeInstanceOf(Error);
+      await expect(refused(open(t, visitor, { transports: [...transport], origin: 'https://evil.example' }))).resolves.toBeInstanceOf(
+        Error,
+      );
       // Same hostname, other port: another site all the same.
       await expect(refused(open(t, visitor, { transports: [...transport], origin: 'http://127.0.0.1:1' }))).resolves.toBeInstanceOf(Error);
       await expect(refused(open(t, visitor, { transports: [...transport], origin: 'null' }))).resolves.toBeInstanceOf(Error);
@@ -113,7 +115,9 @@ describe('when ALLOWED_ORIGINS lists origins', () => {
       const ok = await listed.connect(visitor, { transports: [...transport], origin: 'https://shop.example' });
       expect(ok.connected).toBe(true);
       await expect(refused(open(listed, visitor, { transports: [...transport], origin: listed.url }))).resolves.toBeInstanceOf(Error);
-      await expect(refused(open(listed, visitor, { transports: [...transport], origin: 'https://evil.example' }))).resolves.toBeInstanceOf(Error);
+      await expect(refused(open(listed, visitor, { transports: [...transport], origin: 'https://evil.example' }))).resolves.toBeInstanceOf(
+        Error,
+      );
     });
   }
 });
@@ -178,7 +182,9 @@ describe('when a handshake from a foreign origin carries a valid session cookie'
     const visitor = await t.newVisitor();
     checks.length = 0;
     for (const transport of transports) {
-      await expect(refused(open(t, visitor, { transports: [...transport], origin: 'https://evil.example' }))).resolves.toBeInstanceOf(Error);
+      await expect(refused(open(t, visitor, { transports: [...transport], origin: 'https://evil.example' }))).resolves.toBeInstanceOf(
+        Error,
+      );
     }
     expect(checks).toEqual([]);
   });

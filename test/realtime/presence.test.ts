@@ -14,7 +14,7 @@ beforeAll(async () => {
   t = await startRealtimeApp({ presence: { sweepEveryMs: 200 } });
   const query = t.pool.query.bind(t.pool) as (...args: unknown[]) => unknown;
   (t.pool as unknown as { query: unknown }).query = (...args: unknown[]) => {
-    const text = typeof args[0] === 'string' ? args[0] : (args[0] as { text?: string }).text ?? '';
+    const text = typeof args[0] === 'string' ? args[0] : ((args[0] as { text?: string }).text ?? '');
     if (/INSERT INTO presence \(/.test(text)) presenceWrites += 1;
     return query(...args);
   };

@@ -37,14 +37,20 @@ function open(visitor: Parameters<typeof openSocket>[1]): TestSocket {
 }
 
 /** Resolves with the disconnect reason. */
-const disconnected = (socket: TestSocket): Promise<string> => new Promise((resolve) => socket.once('disconnect', (reason) => resolve(reason)));
+const disconnected = (socket: TestSocket): Promise<string> =>
+  new Promise((resolve) => socket.once('disconnect', (reason) => resolve(reason)));
 
 describe('when a handshake without a session is refused', () => {
   for (const transport of ['websocket', 'polling'] as const) {
     it(`then the server closes its connection at once on ${transport}, not after 45 s`, async () => {
       // A bare Engine.IO connection that asks for the namespace and then just waits, as a
       // flooding client would: nothing on the client side closes it.
-      const manager = new Manager(t.url, { transports: [transport], reconnection: false, autoConnect: false, extraHeaders: { origin: t.url } });
+      const manager = new Manager(t.url, {
+        transports: [transport],
+        reconnection: false,
+        autoConnect: false,
+        extraHeaders: { origin: t.url },
+      });
       await new Promise<void>((resolve, reject) => manager.open((error) => (error ? reject(error) : resolve())));
       const engine = manager.engine;
       const messages: string[] = [];
@@ -54,7 +60,10 @@ describe('when a handshake without a session is refused', () => {
 
       const asked = Date.now();
       engine.write('0'); // Socket.IO's CONNECT to the main namespace
-      const outcome = await Promise.race([closed.then(() => 'closed'), new Promise((resolve) => setTimeout(() => resolve('still open'), 5000))]);
+      const outcome = await Promise.race([
+        closed.then(() => 'closed'),
+        new Promise((resolve) => setTimeout(() => resolve('still open'), 5000)),
+      ]);
       expect(outcome).toBe('closed');
       expect(Date.now() - asked).toBeLessThan(5000);
       // The refusal itself was delivered first.
@@ -76,7 +85,12 @@ describe('when one cookie opens more sockets than a session may hold', () => {
     // A burst: all the handshakes at once.
     const burst = Array.from({ length: MAX_SOCKETS + 7 }, () => open(visitor));
     const outcomes = await Promise.all(
-      burst.map((socket) => connected(socket).then(() => 'connected', (error: { data?: { code?: string } }) => error.data?.code ?? 'error')),
+      burst.map((socket) =>
+        connected(socket).then(
+          () => 'connected',
+          (error: { data?: { code?: string } }) => error.data?.code ?? 'error',
+        ),
+      ),
     );
     expect(outcomes.filter((outcome) => outcome === 'connected')).toHaveLength(MAX_SOCKETS);
     expect(outcomes.filter((outcome) => outcome === 'TOO_MANY_SOCKETS')).toHaveLength(7);
@@ -148,7 +162,8 @@ describe('when a new visitor opens a socket', () => {
   it('then its session leaves the trial lifetime for the full TTL', async () => {
     const visitor = await t.newVisitor();
     const left = async () =>
-      (await t.pool.query('SELECT extract(epoch FROM expire - now())::float AS left FROM session WHERE sid = $1', [keyOf(visitor)])).rows[0].left as number;
+      (await t.pool.query('SELECT extract(epoch FROM expire - now())::float AS left FROM session WHERE sid = $1', [keyOf(visitor)])).rows[0]
+        .left as number;
     expect(await left()).toBeLessThanOrEqual(TRIAL_SECONDS);
     await t.connect(visitor);
     expect(await left()).toBeGreaterThan(TTL_SECONDS - 10);

@@ -3,7 +3,12 @@ import { vi } from 'vitest';
 import type { AppConfig, AppDeps } from '../../server/app.ts';
 import { createPresenceRoutes } from '../../server/realtime/presence.ts';
 import { deferredEmitter } from '../../server/realtime/push.ts';
-import { createSocketServer, type SocketServer, type SocketServerDeps, type SocketServerOptions } from '../../server/realtime/socket-server.ts';
+import {
+  createSocketServer,
+  type SocketServer,
+  type SocketServerDeps,
+  type SocketServerOptions,
+} from '../../server/realtime/socket-server.ts';
 import type { ClientToServerEvents, Flash, ServerToClientEvents } from '../../protocol/events.ts';
 import { startTestApp, TEST_OPS_TOKEN, TEST_SESSION_SECRET, testLogger, type TestApp } from '../support/app.ts';
 import { opsHeaders, Visitor } from '../support/http.ts';

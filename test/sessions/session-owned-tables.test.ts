@@ -51,7 +51,9 @@ describe('when the migrations have run', () => {
     const registered = sessionOwnedTables.map((entry) => entry.table);
     expect([...owned].sort()).toEqual([...registered].sort());
     // Each owned table cascades, and comes before the table it references.
-    const ownership = rows.filter((candidate) => owned.has(candidate.child) && (candidate.parent === 'session' || owned.has(candidate.parent)));
+    const ownership = rows.filter(
+      (candidate) => owned.has(candidate.child) && (candidate.parent === 'session' || owned.has(candidate.parent)),
+    );
     expect(ownership.length).toBeGreaterThanOrEqual(registered.length);
     for (const key of ownership) {
       expect(key.on_delete, `${key.child} → ${key.parent}`).toBe('c');
@@ -61,10 +63,10 @@ describe('when the migrations have run', () => {
 
   it('then every registered column exists', async () => {
     for (const { table, column } of sessionOwnedTables) {
-      const { rowCount } = await client.query(
-        'SELECT 1 FROM information_schema.columns WHERE table_name = $1 AND column_name = $2',
-        [table, column],
-      );
+      const { rowCount } = await client.query('SELECT 1 FROM information_schema.columns WHERE table_name = $1 AND column_name = $2', [
+        table,
+        column,
+      ]);
       expect(rowCount, `${table}.${column}`).toBe(1);
     }
   });

@@ -14,7 +14,14 @@ function problemsOf(env: Record<string, string>): string[] {
 describe('when the environment is empty', () => {
   it('then every setting has its documented default', () => {
     const config = loadConfig({});
-    expect(config).toMatchObject({ port: 3000, host: '127.0.0.1', dataDir: '.data', sessionTtlSeconds: 86400, role: 'all', logLevel: 'info' });
+    expect(config).toMatchObject({
+      port: 3000,
+      host: '127.0.0.1',
+      dataDir: '.data',
+      sessionTtlSeconds: 86400,
+      role: 'all',
+      logLevel: 'info',
+    });
     expect(config.sessionRateLimit).toBe(60);
     expect(loadConfig({ SESSION_RATE_LIMIT: '0' }).sessionRateLimit).toBe(0);
     expect(config.databaseUrl).toBeUndefined();
