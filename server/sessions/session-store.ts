@@ -261,8 +261,8 @@ export class SessionStore extends session.Store {
 
   /**
    * Every live session's data, with its flashes, as express-session's README describes `all`:
-   * an array. Stored keys are hashes, so the cookie ids cannot be given back; the sessions module
-   * (`sessions.batches`) pages through them by key for anything larger than a test.
+   * an array, read at once (it is meant for tools and tests, not for a million sessions). Stored
+   * keys are hashes, so the cookie ids cannot be given back.
    */
   override all(callback: (error: unknown, sessions?: SessionData[] | null) => void): void {
     this.#pool

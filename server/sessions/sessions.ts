@@ -73,21 +73,6 @@ export function createSessions(deps: { pool: Pool; metrics?: Pick<Metrics, 'flas
       return rows[0] ? toStoredSession(rows[0]) : undefined;
     },
 
-    /** Every live session, a batch at a time, in key order (keyset paging: no OFFSET scans). */
-    async *batches(batchSize = 1000): AsyncGenerator<StoredSession[]> {
-      let after = '';
-      for (;;) {
-        const { rows } = await pool.query<SessionRow>(`${selectSession} WHERE s.sid > $1 AND s.expire > now() ORDER BY s.sid LIMIT $2`, [
-          after,
-          batchSize,
-        ]);
-        if (rows.length === 0) return;
-        yield rows.map((row) => toStoredSession(row));
-        after = rows[rows.length - 1]!.sid;
-        if (rows.length < batchSize) return;
-      }
-    },
-
     async stats(): Promise<SessionStats> {
       const { rows } = await pool.query<Record<keyof SessionStats, string>>(
         `SELECT (SELECT count(*) FROM session) AS total,
