@@ -14,7 +14,7 @@ import { ASSETS_BASE, ASSETS_DIR } from './server/web/assets.ts';
  * Output: dist/browser/assets/<name>-<hash>.js|css, served by the server at /assets/ (the
  * folder only: the manifest, dist/browser/.vite/manifest.json, stays unserved). dist/browser,
  * not dist/client: the compiled server (tsconfig.build.json) keeps the source tree's layout
- * under dist/, where dist/client/ holds the browser code the server imports.
+ * under dist/, and dist/common/ holds the code it shares with the browser (common/).
  */
 const fromHere = (relative: string) => fileURLToPath(new URL(relative, import.meta.url));
 

@@ -10,7 +10,7 @@ import { createPool, type Pool } from '../server/db/pool.ts';
 import { createSessionMiddleware, SESSION_COOKIE } from '../server/http/session-middleware.ts';
 import { SessionStore } from '../server/sessions/session-store.ts';
 import { createSessions } from '../server/sessions/sessions.ts';
-import { renderHome } from '../server/web/pages.ts';
+import { renderHome } from '../server/web/store-pages.ts';
 import {
   countStatements,
   equals,

@@ -257,7 +257,7 @@ async function serverRole(): Promise<ServerApi> {
     { createApp },
     { createPool },
     { createLogger },
-    presenceModule,
+    { createPresenceRoutes },
     pushModule,
     { createSocketServer },
     { createSessions },
@@ -267,7 +267,7 @@ async function serverRole(): Promise<ServerApi> {
     import('../server/app.ts'),
     import('../server/db/pool.ts'),
     import('../server/logger.ts'),
-    import('../server/realtime/presence.ts'),
+    import('../server/realtime/presence-routes.ts'),
     import('../server/realtime/push.ts'),
     import('../server/realtime/socket-server.ts'),
     import('../server/sessions/sessions.ts'),
@@ -382,7 +382,7 @@ async function serverRole(): Promise<ServerApi> {
             // No page is rendered here; the built client need not exist.
             assets: () => ({ scripts: [], styles: [] }),
             clientDir: fileURLToPath(new URL('../dist/browser', import.meta.url)),
-            opsApi: [presenceModule.createPresenceRoutes({ pool })],
+            opsApi: [createPresenceRoutes({ pool })],
           },
           // Thousands of visitors from one address: SESSION_RATE_LIMIT off, as for any load test.
           {

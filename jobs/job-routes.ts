@@ -1,7 +1,7 @@
 import { createExpressMiddleware } from 'agendash';
 import { Router, type RequestHandler } from 'express';
 import { z } from 'zod';
-import { setAuditTarget } from '../server/http/ops-audit.ts';
+import { setAuditTarget } from '../server/ops-access/audit-writes.ts';
 import { parseInput } from '../server/http/validate.ts';
 import { AppError, validationFailed } from '../server/errors.ts';
 import type { Jobs } from './jobs.ts';

@@ -6,19 +6,19 @@ import type { Logger } from './logger.ts';
 import type { Metrics } from './metrics.ts';
 import { createErrorHandler, notFoundHandler } from './http/error-handler.ts';
 import { createHealthRoutes } from './http/health-routes.ts';
-import type { OpsAccessOptions } from './http/ops-access.ts';
+import type { OpsAccessOptions } from './ops-access/ops-access.ts';
 import { createOpsSurface } from './http/ops-surface.ts';
 import { createRequestLog, measureRequests } from './http/request-log.ts';
 import { createSessionMiddleware } from './http/session-middleware.ts';
 import { createSessionRateLimit } from './http/session-rate-limit.ts';
 import { DEFAULT_SESSION_RATE_LIMIT } from './config.ts';
-import { createVisitorRoutes } from './http/visitor-routes.ts';
+import { createShopRoutes } from './shop/shop-routes.ts';
 import { sendMaintenancePage } from './maintenance/maintenance-gate.ts';
 import type { Push } from './realtime/push.ts';
 import type { Sessions } from './sessions/sessions.ts';
 import type { SessionStore } from './sessions/session-store.ts';
 import type { PageAssets } from './web/assets.ts';
-import { pageStyleHash, renderTooManyRequests } from './web/pages.ts';
+import { pageStyleHash, renderTooManyRequests } from './web/unavailable-pages.ts';
 import { createWidgetRoutes } from './web/widget-routes.ts';
 
 export interface AppDeps {
@@ -119,7 +119,7 @@ export function createApp(deps: AppDeps, config: AppConfig) {
   app.use(sessionMiddleware);
   const newSessions = createSessionRateLimit({ perMinute: config.sessionRateLimit ?? DEFAULT_SESSION_RATE_LIMIT });
   app.use(
-    createVisitorRoutes({ pool: deps.pool, store: deps.store, sessions: deps.sessions, assets: () => deps.assets('visitor'), newSessions }),
+    createShopRoutes({ pool: deps.pool, store: deps.store, sessions: deps.sessions, assets: () => deps.assets('visitor'), newSessions }),
   );
   app.use('/api', notFoundHandler);
   app.use(

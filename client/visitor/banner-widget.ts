@@ -8,8 +8,9 @@
  *   reload never shows it again; a flash never acknowledged shows again on the next load.
  * - The maintenance countdown counts down locally on the server's clock between ticks.
  *
- * Decisions live in banner-logic.ts; this file only touches the DOM and the network. Text is
- * always set with textContent: a flash message is text, never markup.
+ * Decisions live in flash-tracker.ts, ack-batcher.ts and common/ (the countdown, and the banner's
+ * markup, which the server renders from the same function); this file only touches the DOM and
+ * the network. Text is always set as text: a flash message is text, never markup.
  */
 import { io, type Socket } from 'socket.io-client';
 import type {
@@ -23,18 +24,15 @@ import type {
 import {
   agreeUnit,
   clockOffset,
-  copyOf,
   countdownMessage,
-  createAckBatcher,
-  createFlashTracker,
-  deadlineOf,
   offsetFromRendered,
-  parseFlash,
-  promotionOf,
   secondsLeft,
   splitCountdownMessage,
-  toneOf,
-} from './banner-logic.ts';
+} from '../../common/countdown.ts';
+import { bannerMarkup, copyOf, deadlineOf, parseFlash, promotionOf } from '../../common/flash-banner.ts';
+import type { MarkupNode } from '../../common/markup.ts';
+import { createAckBatcher } from './ack-batcher.ts';
+import { createFlashTracker } from './flash-tracker.ts';
 
 type VisitorSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
 
@@ -75,64 +73,18 @@ const MAX_QUEUED_PROMOTION_EVENTS = 50;
 const RELOAD_GUARD_MS = 5000;
 const RELOAD_MARK = 'flashcast.maintenanceReloadAt';
 
-const toneLabels: Record<string, string> = {
-  notice: 'Notice',
-  alert: 'Alert',
-  promotion: 'Offer',
-  maintenance: 'Maintenance',
-};
-
-function element<K extends keyof HTMLElementTagNameMap>(tag: K, className: string, text?: string): HTMLElementTagNameMap[K] {
-  const node = document.createElement(tag);
-  node.className = className;
-  if (text !== undefined) node.textContent = text;
-  return node;
+/** Builds common/'s markup description as DOM nodes: strings become text nodes, never markup. */
+function toDom(node: MarkupNode): Node {
+  if (typeof node === 'string') return document.createTextNode(node);
+  const built = document.createElement(node.tag);
+  for (const [name, value] of Object.entries(node.attrs)) built.setAttribute(name, value === true ? '' : value);
+  built.append(...node.children.map(toDom));
+  return built;
 }
 
-/** The message's nodes: plain text, or text around a `data-maintenance-countdown` number. */
-function messageNodes(key: string, message: string): Node[] {
-  const parts = key === 'maintenance' ? splitCountdownMessage(message) : undefined;
-  if (!parts) return [document.createTextNode(message)];
-  const number = element('span', 'fc-countdown', String(parts.seconds));
-  number.setAttribute('data-maintenance-countdown', '');
-  number.setAttribute('role', 'timer');
-  return [document.createTextNode(parts.before), number, document.createTextNode(parts.after)];
-}
-
-/** The same markup as server/web/pages.ts renders, built with DOM calls. */
+/** The banner the server would render for this flash (common/flash-banner.ts), as DOM. */
 function buildBanner(key: string, message: string, flash?: Flash): HTMLElement {
-  const banner = element('div', `fc-banner fc-banner--${toneOf(key)}`);
-  banner.dataset.bannerKey = key;
-  banner.append(element('span', 'fc-banner__tag', toneLabels[key] ?? key));
-  const body = element('p', 'fc-banner__body');
-  const text = element('span', 'fc-banner__message');
-  if (flash) {
-    text.dataset.flashId = flash.id;
-    text.dataset.flashKey = flash.key;
-    text.dataset.flashCreatedAt = flash.createdAt;
-  }
-  text.append(...messageNodes(key, message));
-  body.append(text);
-  banner.append(body);
-  if (flash) {
-    const promotion = promotionOf(flash);
-    if (promotion?.promotionId !== undefined) banner.dataset.promotionId = String(promotion.promotionId);
-    if (promotion?.url) {
-      const cta = element('a', 'fc-banner__cta', 'View offer');
-      cta.href = promotion.url;
-      cta.setAttribute('data-promotion-cta', '');
-      banner.append(cta);
-    }
-    const deadline = flash.data?.deadline;
-    if (typeof deadline === 'string') banner.dataset.maintenanceDeadline = deadline;
-  }
-  const dismiss = element('button', 'fc-banner__dismiss', '×');
-  dismiss.type = 'button';
-  dismiss.setAttribute('data-banner-dismiss', '');
-  dismiss.setAttribute('aria-label', 'Dismiss');
-  dismiss.title = 'Dismiss';
-  banner.append(dismiss);
-  return banner;
+  return toDom(bannerMarkup(key, message, flash)) as HTMLElement;
 }
 
 /** Reads a server-rendered banner back into the flash it shows. */
@@ -240,7 +192,7 @@ export function startBannerWidget(region: HTMLElement, options: BannerWidgetOpti
 
   function tick(): void {
     if (!countdown) return;
-    const seconds = secondsLeft(countdown.deadline, Date.now(), countdown.offset);
+    const seconds = secondsLeft(countdown.deadline, Date.now() + countdown.offset);
     const left = String(seconds);
     for (const number of region.querySelectorAll<HTMLElement>('[data-maintenance-countdown]')) {
       if (number.textContent === left) continue;
@@ -358,7 +310,7 @@ export function startBannerWidget(region: HTMLElement, options: BannerWidgetOpti
     if (deadline === undefined) return;
     runCountdown(deadline, knownOffset);
     if (!banners.has('maintenance') && !countdownDismissed) {
-      const seconds = secondsLeft(deadline, Date.now(), knownOffset);
+      const seconds = secondsLeft(deadline, Date.now() + knownOffset);
       place('maintenance', buildBanner('maintenance', countdownMessage(seconds, event.message)));
       tick();
     }

@@ -15,7 +15,7 @@ export const SAFE_METHODS: ReadonlySet<string> = new Set(['GET', 'HEAD', 'OPTION
  * post is refused here (415) even if an old browser sent no origin headers at all.
  *
  * A request with neither header is not a browser's (the CLI, curl, scripts): it is let through
- * to authentication; a cookie-only write without them is refused there (ops-auth.ts).
+ * to authentication; a cookie-only write without them is refused there (ops-access/ops-auth.ts).
  */
 export const refuseCrossSiteWrites: RequestHandler = (req, _res, next) => {
   if (SAFE_METHODS.has(req.method)) return next();

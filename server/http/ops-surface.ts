@@ -5,16 +5,16 @@ import type { Metrics } from '../metrics.ts';
 import type { Push } from '../realtime/push.ts';
 import type { Sessions } from '../sessions/sessions.ts';
 import type { PageAssets } from '../web/assets.ts';
-import { renderOpsConsole } from '../web/pages.ts';
+import { renderOpsConsole } from '../web/ops-console-page.ts';
 import { notFoundHandler } from './error-handler.ts';
 import { sendMetrics } from './health-routes.ts';
-import { createOpsAccess, type OpsAccessOptions } from './ops-access.ts';
-import { createOpsSessionRoutes } from './ops-routes.ts';
+import { createOpsAccess, type OpsAccessOptions } from '../ops-access/ops-access.ts';
+import { createSessionRoutes } from '../sessions/session-routes.ts';
 
 /**
  * Everything under /ops, as one router that any Express app mounts: the ops API, the console,
  * the ops pages (Agendash), and GET /metrics behind the same credentials. Ops access
- * (ops-access.ts) guards all of it: no cross-site writes; bearer tokens or the console's ops
+ * (ops-access/ops-access.ts) guards all of it: no cross-site writes; bearer tokens or the console's ops
  * session; every write audited; viewers only read. The demo shop (server/app.ts) and a host
  * app (server/flashcast.ts) mount the same router.
  */
@@ -64,7 +64,7 @@ export function createOpsSurface(deps: OpsSurfaceDeps, config: OpsSurfaceConfig)
   opsApi.use(opsAccess.signInRoutes);
   opsApi.use(...opsAccess.protectApi);
   opsApi.use(opsAccess.routes);
-  opsApi.use(createOpsSessionRoutes({ sessions: deps.sessions, push: deps.push }));
+  opsApi.use(createSessionRoutes({ sessions: deps.sessions, push: deps.push }));
   for (const router of deps.opsApi ?? []) opsApi.use(router);
   opsApi.use(notFoundHandler);
   surface.use('/ops/api', opsApi);

@@ -1,3 +1,4 @@
+import { secondsLeft } from '../../common/countdown.ts';
 import type { MaintenanceEvent } from '../../protocol/events.ts';
 import type { DatabaseClock } from '../db/database-clock.ts';
 import type { Logger } from '../logger.ts';
@@ -70,7 +71,10 @@ export function createCountdownTicker(deps: CountdownTickerDeps): CountdownTicke
     }
     // The second to send next: one less than the last, or fewer if this process fell
     // behind (a long pause): seconds that have passed are skipped, never sent late in a burst.
-    const next = Math.min(Math.ceil(msLeft / 1000), counting.lastSent === undefined ? Number.POSITIVE_INFINITY : counting.lastSent - 1);
+    const next = Math.min(
+      secondsLeft(counting.deadline, now),
+      counting.lastSent === undefined ? Number.POSITIVE_INFINITY : counting.lastSent - 1,
+    );
     const due = next > 0 ? counting.deadline - next * 1000 : counting.deadline;
     if (now < due) {
       schedule(due - now);

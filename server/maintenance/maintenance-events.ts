@@ -1,12 +1,13 @@
+import { countdownText, fillSeconds, secondsLeft } from '../../common/countdown.ts';
 import type { MaintenanceEvent } from '../../protocol/events.ts';
 import type { RoomEmitter } from '../realtime/push.ts';
 import { VISITORS_ROOM } from '../realtime/rooms.ts';
 import type { FlashcastSocket } from '../realtime/socket-server.ts';
-import { fillSeconds } from '../sessions/flash.ts';
 import type { MaintenanceSnapshot } from './maintenance-store.ts';
 
 /**
- * What visitors read during a countdown, and the `maintenance` events that carry it.
+ * What visitors read during a countdown, and the `maintenance` events that carry it. The words
+ * themselves (common/countdown.ts) are the widget's too.
  *
  * The flash holds the text with `{seconds}` and `data.deadline`; server/sessions/flash.ts
  * renders the number from the deadline whenever the flash is shown, so a page loaded
@@ -17,26 +18,9 @@ import type { MaintenanceSnapshot } from './maintenance-store.ts';
 
 export const FLASH_KEY = 'maintenance';
 
-const DEFAULT_TEXT = 'Server shutting down in {seconds} seconds';
-
-/**
- * The flash's text: ops' own message when it places the number itself (`{seconds}`), else the
- * standard sentence followed by ops' message, if any.
- */
-export function countdownText(message: string | undefined): string {
-  if (!message) return DEFAULT_TEXT;
-  if (message.includes('{seconds}')) return message;
-  return `${DEFAULT_TEXT}. ${message}`;
-}
-
 /** Ops' message for the maintenance page, where a number of seconds no longer means anything. */
 export function maintenancePageMessage(message: string | undefined): string | undefined {
   return message && !message.includes('{seconds}') ? message : undefined;
-}
-
-/** Whole seconds left, rounded up as the widget and the flash renderer round. */
-export function secondsLeft(deadline: Date, now: number): number {
-  return Math.max(0, Math.ceil((deadline.getTime() - now) / 1000));
 }
 
 export function countdownEvent(snapshot: MaintenanceSnapshot, seconds: number, now: number): MaintenanceEvent {
@@ -52,7 +36,7 @@ export function countdownEvent(snapshot: MaintenanceSnapshot, seconds: number, n
 /** The event that tells a visitor's tab the state it should be in now. */
 export function stateEvent(snapshot: MaintenanceSnapshot, now: number = Date.now()): MaintenanceEvent {
   if (snapshot.state === 'countdown' && snapshot.deadline) {
-    return countdownEvent(snapshot, secondsLeft(snapshot.deadline, now), now);
+    return countdownEvent(snapshot, secondsLeft(snapshot.deadline.getTime(), now), now);
   }
   if (snapshot.state === 'active') {
     const message = maintenancePageMessage(snapshot.message);

@@ -1,6 +1,6 @@
 import type { RequestHandler, Response } from 'express';
 import type { ApiError } from '../../protocol/events.ts';
-import { maintenanceScriptHash, pageStyleHash, renderMaintenance } from '../web/pages.ts';
+import { maintenanceScriptHash, pageStyleHash, renderMaintenance } from '../web/unavailable-pages.ts';
 import { maintenancePageMessage } from './maintenance-events.ts';
 import type { MaintenanceView } from './maintenance-state.ts';
 

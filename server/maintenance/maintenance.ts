@@ -6,7 +6,8 @@ import type { RoomEmitter } from '../realtime/push.ts';
 import { VISITORS_ROOM } from '../realtime/rooms.ts';
 import type { Sessions } from '../sessions/sessions.ts';
 import { systemClock, type DatabaseClock } from '../db/database-clock.ts';
-import { FLASH_KEY, countdownText, secondsLeft } from './maintenance-events.ts';
+import { countdownText, secondsLeft } from '../../common/countdown.ts';
+import { FLASH_KEY } from './maintenance-events.ts';
 import type { MaintenanceView } from './maintenance-state.ts';
 import { createMaintenanceStore, type MaintenanceSnapshot } from './maintenance-store.ts';
 
@@ -67,7 +68,7 @@ export interface MaintenanceDeps {
 export function toStatus(snapshot: MaintenanceSnapshot, now: number = Date.now()): MaintenanceStatus {
   const status: MaintenanceStatus = { state: snapshot.state };
   if (snapshot.deadline) status.deadline = snapshot.deadline.toISOString();
-  if (snapshot.state === 'countdown' && snapshot.deadline) status.secondsLeft = secondsLeft(snapshot.deadline, now);
+  if (snapshot.state === 'countdown' && snapshot.deadline) status.secondsLeft = secondsLeft(snapshot.deadline.getTime(), now);
   if (snapshot.message !== undefined) status.message = snapshot.message;
   if (snapshot.startedAt) status.startedAt = snapshot.startedAt.toISOString();
   return status;
@@ -151,7 +152,7 @@ function startConflict(current: MaintenanceSnapshot, now: number): AppError {
   if (current.state === 'active') {
     return conflict('Maintenance mode is on. End it with DELETE /ops/api/maintenance before starting a new countdown.');
   }
-  const left = current.deadline ? `, ${secondsLeft(current.deadline, now)} s left` : '';
+  const left = current.deadline ? `, ${secondsLeft(current.deadline.getTime(), now)} s left` : '';
   return conflict(
     `A countdown is already running (ends at ${current.deadline?.toISOString()}${left}). Cancel it with DELETE /ops/api/maintenance first.`,
   );

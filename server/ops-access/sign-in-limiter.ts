@@ -1,3 +1,5 @@
+import { secondsLeft } from '../../common/countdown.ts';
+
 /**
  * Refused ops authentications, counted per client address (a wrong bearer token, a failed
  * console sign-in). After `failures` refusals inside `windowSeconds` from one address, every
@@ -65,7 +67,7 @@ export function createSignInLimiter(
     retryAfter(address) {
       const window = current(address);
       if (!window || window.failures < limits.failures) return 0;
-      return Math.max(1, Math.ceil((window.startedAt + windowMs - now()) / 1000));
+      return Math.max(1, secondsLeft(window.startedAt + windowMs, now()));
     },
 
     blocked(address) {

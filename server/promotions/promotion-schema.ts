@@ -1,5 +1,4 @@
 import { z } from 'zod';
-import type { PromotionEvent } from '../../protocol/events.ts';
 
 /**
  * What ops may send for a promotion (CONTRACT.md: `{"name","callToAction","active",startsAt?,
@@ -73,9 +72,3 @@ export const updatePromotionSchema = z
 
 export type CreatePromotionInput = z.output<typeof createPromotionSchema>;
 export type UpdatePromotionInput = z.output<typeof updatePromotionSchema>;
-
-/** What the widget reports (protocol/events.ts), checked again here: it comes from a browser. */
-export const promotionEventSchema = z.strictObject({
-  promotionId: z.number().int().positive().max(2_147_483_647),
-  action: z.enum(['displayed', 'clicked', 'dismissed']),
-}) satisfies z.ZodType<PromotionEvent>;

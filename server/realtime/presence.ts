@@ -1,6 +1,5 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import { Router } from 'express';
 import { createOutageLog } from '../db/outage-log.ts';
 import type { Pool } from '../db/pool.ts';
 import type { Logger } from '../logger.ts';
@@ -240,14 +239,4 @@ export async function presenceCounts(pool: Pool): Promise<PresenceCounts> {
     [PRESENCE_WINDOW_SECONDS],
   );
   return { activeSessions: Number(rows[0]?.active_sessions ?? 0), sockets: Number(rows[0]?.sockets ?? 0) };
-}
-
-/** `GET /presence` → `{activeSessions, sockets}`; mounted under /ops/api behind the token. */
-export function createPresenceRoutes(deps: { pool: Pool }): Router {
-  const router = Router();
-  router.get('/presence', async (_req, res) => {
-    const counts: PresenceCounts = await presenceCounts(deps.pool);
-    res.json(counts);
-  });
-  return router;
 }

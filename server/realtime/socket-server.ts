@@ -8,6 +8,7 @@ import {
   type PromotionEvent,
   type ServerToClientEvents,
 } from '../../protocol/events.ts';
+import { promotionEventSchema } from '../../protocol/promotion-event-schema.ts';
 import { errorSummary } from '../db/outage-log.ts';
 import type { Pool } from '../db/pool.ts';
 import type { Logger } from '../logger.ts';
@@ -96,8 +97,6 @@ export interface SocketServerOptions {
 export interface SocketServer {
   io: FlashcastServer;
   presence: Presence;
-  /** Disconnects the sockets of ended sessions now (the periodic check, on demand). */
-  followSessions(): Promise<string[]>;
   /**
    * Drops every socket at the transport (browsers reconnect, to this process's successor
    * after a deploy), refuses new handshakes, and removes this node's presence. It leaves the
@@ -117,11 +116,6 @@ class HandshakeError extends Error {
 }
 
 const ackSchema = z.object({ ids: z.array(flashIdSchema).max(MAX_ACK_IDS) });
-
-const promotionEventSchema = z.object({
-  promotionId: z.number().int().positive(),
-  action: z.enum(['displayed', 'clicked', 'dismissed']),
-});
 
 type NodeMiddleware = (req: IncomingMessage, res: ServerResponse, next: (error?: unknown) => void) => void;
 
@@ -329,7 +323,6 @@ export function createSocketServer(httpServer: HttpServer, deps: SocketServerDep
   return {
     io,
     presence,
-    followSessions: () => follower.check(),
     async close(): Promise<void> {
       if (closing) return;
       closing = true;

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { fillSeconds, secondsLeft } from '../../common/countdown.ts';
 import type { Flash } from '../../protocol/events.ts';
 
 /** A flash key: a short identifier ops may choose (CONTRACT.md). */
@@ -41,15 +42,7 @@ export const sessionFlashesSql = `COALESCE((SELECT jsonb_agg(to_jsonb(f) ORDER B
 export function renderMessage(message: string, data: Record<string, unknown> | null | undefined, now: number): string {
   if (!message.includes('{seconds}')) return message;
   const deadline = typeof data?.deadline === 'string' ? Date.parse(data.deadline) : Number.NaN;
-  const seconds = Number.isFinite(deadline) ? Math.max(0, Math.ceil((deadline - now) / 1000)) : 0;
-  return fillSeconds(message, seconds);
-}
-
-/** The text with `{seconds}` filled in, its unit agreeing: "in 1 second", "in 2 seconds". */
-export function fillSeconds(text: string, seconds: number): string {
-  return text
-    .replace(/\{seconds\}(\s*)seconds?\b/gi, (_match, space: string) => `${seconds}${space}${seconds === 1 ? 'second' : 'seconds'}`)
-    .replaceAll('{seconds}', String(seconds));
+  return fillSeconds(message, secondsLeft(deadline, now));
 }
 
 export function presentFlash(row: FlashRow, now: number = Date.now()): Flash {

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Flash, FlashesResponse } from '../../protocol/events.ts';
-import { maintenanceScriptHash } from '../../server/web/pages.ts';
+import { maintenanceScriptHash } from '../../server/web/unavailable-pages.ts';
 import { collectFlashes, eventually, keyOf } from '../realtime/support.ts';
 import { collectMaintenance, recordTransitions, startMaintenanceApp, ticks, type MaintenanceApp, type ReceivedEvent } from './support.ts';
 import type { Visitor } from '../support/http.ts';

@@ -16,7 +16,7 @@ import { systemClock } from '../../server/db/database-clock.ts';
 import { VISITORS_ROOM } from '../../server/realtime/rooms.ts';
 import { createMaintenance, type Maintenance } from '../../server/maintenance/maintenance.ts';
 import { sendStateOnConnect } from '../../server/maintenance/maintenance-events.ts';
-import { createPresenceRoutes } from '../../server/realtime/presence.ts';
+import { createPresenceRoutes } from '../../server/realtime/presence-routes.ts';
 import type { RoomEmitter } from '../../server/realtime/push.ts';
 import { TEST_OPS_TOKEN, testLogger } from '../support/app.ts';
 import { opsHeaders } from '../support/http.ts';

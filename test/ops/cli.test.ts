@@ -11,7 +11,7 @@ beforeAll(async () => {
 afterAll(() => t.close());
 
 const ops = (args: string[], token = TEST_OPS_TOKEN) =>
-  runToEnd({ FLASHCAST_URL: t.url, OPS_TOKEN: token, DATA_DIR: '/nonexistent' }, 'server/ops/cli.ts', args);
+  runToEnd({ FLASHCAST_URL: t.url, OPS_TOKEN: token, DATA_DIR: '/nonexistent' }, 'server/cli/ops-cli.ts', args);
 
 describe('when ops use the CLI against a running flashcast', () => {
   it('then it prints the API answer as JSON, and writes flashes', async () => {
@@ -35,7 +35,7 @@ describe('when ops use the CLI against a running flashcast', () => {
     expect(refused.code).toBe(1);
     expect(refused.output).toContain('UNAUTHORIZED');
 
-    const away = await runToEnd({ FLASHCAST_URL: 'http://127.0.0.1:9', OPS_TOKEN: TEST_OPS_TOKEN }, 'server/ops/cli.ts', ['stats']);
+    const away = await runToEnd({ FLASHCAST_URL: 'http://127.0.0.1:9', OPS_TOKEN: TEST_OPS_TOKEN }, 'server/cli/ops-cli.ts', ['stats']);
     expect(away.code).toBe(1);
     expect(away.output).toContain('Could not reach flashcast at http://127.0.0.1:9');
   });

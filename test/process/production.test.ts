@@ -29,6 +29,7 @@ const SOURCES = [
   'server',
   'jobs',
   'protocol',
+  'common',
   'client',
   'migrations',
 ];

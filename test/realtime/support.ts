@@ -1,7 +1,7 @@
 import { io as connect, type ManagerOptions, type Socket as ClientSocket, type SocketOptions } from 'socket.io-client';
 import { vi } from 'vitest';
 import type { AppConfig, AppDeps } from '../../server/app.ts';
-import { createPresenceRoutes } from '../../server/realtime/presence.ts';
+import { createPresenceRoutes } from '../../server/realtime/presence-routes.ts';
 import { deferredEmitter } from '../../server/realtime/push.ts';
 import {
   createSocketServer,

@@ -1,20 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { MAX_ACK_IDS, type Flash } from '../../protocol/events.ts';
-import {
-  clockOffset,
-  countdownMessage,
-  createAckBatcher,
-  createFlashTracker,
-  deadlineOf,
-  offsetFromRendered,
-  parseFlash,
-  promotionOf,
-  safeHref,
-  secondsLeft,
-  splitCountdownMessage,
-  toneOf,
-  type Timers,
-} from '../../client/visitor/banner-logic.ts';
+import { clockOffset, countdownMessage, offsetFromRendered, secondsLeft, splitCountdownMessage } from '../../common/countdown.ts';
+import { deadlineOf, parseFlash, promotionOf, safeHref, toneOf } from '../../common/flash-banner.ts';
+import { createAckBatcher, type Timers } from '../../client/visitor/ack-batcher.ts';
+import { createFlashTracker } from '../../client/visitor/flash-tracker.ts';
 
 let nextId = 0;
 function flash(fields: Partial<Flash> = {}): Flash {
@@ -208,23 +197,23 @@ describe('countdown arithmetic', () => {
   const start = Date.UTC(2030, 0, 1, 12, 0, 0);
 
   it('when clocks agree, then seconds left round up as the server rounds, and stop at zero', () => {
-    expect(secondsLeft(deadline, start, 0)).toBe(30);
-    expect(secondsLeft(deadline, start + 1, 0)).toBe(30);
-    expect(secondsLeft(deadline, start + 999, 0)).toBe(30);
-    expect(secondsLeft(deadline, start + 1000, 0)).toBe(29);
-    expect(secondsLeft(deadline, start + 29_999, 0)).toBe(1);
-    expect(secondsLeft(deadline, start + 30_000, 0)).toBe(0);
-    expect(secondsLeft(deadline, start + 90_000, 0)).toBe(0);
+    expect(secondsLeft(deadline, start)).toBe(30);
+    expect(secondsLeft(deadline, start + 1)).toBe(30);
+    expect(secondsLeft(deadline, start + 999)).toBe(30);
+    expect(secondsLeft(deadline, start + 1000)).toBe(29);
+    expect(secondsLeft(deadline, start + 29_999)).toBe(1);
+    expect(secondsLeft(deadline, start + 30_000)).toBe(0);
+    expect(secondsLeft(deadline, start + 90_000)).toBe(0);
   });
 
   it('when our clock is behind the server, then the offset from serverTime corrects it', () => {
     // The server says it is 12:00:10 when our clock says 12:00:00.
     const offset = clockOffset(start + 10_000, start);
     expect(offset).toBe(10_000);
-    expect(secondsLeft(deadline, start, offset)).toBe(20);
+    expect(secondsLeft(deadline, start + offset)).toBe(20);
     // Counting down locally between ticks stays on the server's clock.
-    expect(secondsLeft(deadline, start + 250, offset)).toBe(20);
-    expect(secondsLeft(deadline, start + 1000, offset)).toBe(19);
+    expect(secondsLeft(deadline, start + 250 + offset)).toBe(20);
+    expect(secondsLeft(deadline, start + 1000 + offset)).toBe(19);
   });
 
   it('when serverTime is not a number, then no correction is made', () => {
@@ -241,7 +230,7 @@ describe('countdown arithmetic', () => {
     const fastNow = start + 5_000 + 60_000;
     const offset = offsetFromRendered(deadline, 25, fastNow);
     expect(Math.abs(offset + 60_000)).toBeLessThanOrEqual(1000);
-    expect(secondsLeft(deadline, fastNow, offset)).toBe(25);
+    expect(secondsLeft(deadline, fastNow + offset)).toBe(25);
   });
 
   it('reads the deadline from data.deadline only when it is an ISO time', () => {

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { agreeUnit, countdownMessage, splitCountdownMessage, toneOf } from '../../client/visitor/banner-logic.ts';
+import { agreeUnit, countdownMessage, fillSeconds, splitCountdownMessage } from '../../common/countdown.ts';
+import { toneOf } from '../../common/flash-banner.ts';
 import { countdownEvent } from '../../server/maintenance/maintenance-events.ts';
-import { fillSeconds, renderMessage } from '../../server/sessions/flash.ts';
+import { renderMessage } from '../../server/sessions/flash.ts';
 
 describe("a countdown's words", () => {
   it('when one second is left, then it reads "1 second", not "1 seconds", wherever the text is made', () => {

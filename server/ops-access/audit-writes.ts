@@ -1,7 +1,7 @@
 import type { RequestHandler, Response } from 'express';
-import type { AuditLog } from '../ops-access/audit-log.ts';
-import { boundParams, describeWrite, resultOf } from '../ops-access/audit-actions.ts';
-import { SAFE_METHODS } from './cross-site-guard.ts';
+import type { AuditLog } from './audit-log.ts';
+import { boundParams, describeWrite, resultOf } from './audit-actions.ts';
+import { SAFE_METHODS } from '../http/cross-site-guard.ts';
 import { principalOf } from './ops-auth.ts';
 
 /** A route that knows better what it acted on (Agendash's job ids → job names) says so here. */

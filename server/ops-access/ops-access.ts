@@ -1,14 +1,14 @@
 import { Router, type RequestHandler } from 'express';
 import type { Pool } from '../db/pool.ts';
 import type { Logger } from '../logger.ts';
-import { createAuditLog, type AuditLog } from '../ops-access/audit-log.ts';
-import { createOperators, type Operators } from '../ops-access/operators.ts';
-import { createOpsSessions, DEFAULT_OPS_IDLE_SECONDS } from '../ops-access/ops-sessions.ts';
-import { ANONYMOUS_ACTOR } from '../ops-access/principal.ts';
-import { createSignInLimiter, DEFAULT_SIGN_IN_LIMITS, type SignInLimits } from '../ops-access/sign-in-limiter.ts';
-import { refuseCrossSiteWrites } from './cross-site-guard.ts';
+import { createAuditLog, type AuditLog } from './audit-log.ts';
+import { createOperators, type Operators } from './operators.ts';
+import { createOpsSessions, DEFAULT_OPS_IDLE_SECONDS } from './ops-sessions.ts';
+import { ANONYMOUS_ACTOR } from './principal.ts';
+import { createSignInLimiter, DEFAULT_SIGN_IN_LIMITS, type SignInLimits } from './sign-in-limiter.ts';
+import { refuseCrossSiteWrites } from '../http/cross-site-guard.ts';
 import { createOpsAccessRoutes } from './ops-access-routes.ts';
-import { auditWrites } from './ops-audit.ts';
+import { auditWrites } from './audit-writes.ts';
 import { createOpsAuth, writesNeedOperator } from './ops-auth.ts';
 
 export interface OpsAccessOptions {

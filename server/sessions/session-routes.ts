@@ -1,9 +1,9 @@
 import { Router } from 'express';
 import { z } from 'zod';
 import type { Push } from '../realtime/push.ts';
-import { flashKeySchema, flashMessageSchema } from '../sessions/flash.ts';
-import type { FlashTarget, Sessions } from '../sessions/sessions.ts';
-import { parseInput } from './validate.ts';
+import { flashKeySchema, flashMessageSchema } from './flash.ts';
+import type { FlashTarget, Sessions } from './sessions.ts';
+import { parseInput } from '../http/validate.ts';
 
 const MAX_TARGET_SESSIONS = 1000;
 
@@ -22,8 +22,8 @@ const pushSchema = z.object({
   message: flashMessageSchema,
 });
 
-/** The ops API for sessions and flashes. Mounted under /ops/api behind ops access (http/ops-access.ts). */
-export function createOpsSessionRoutes(deps: { sessions: Sessions; push: Push }): Router {
+/** The ops API for sessions and flashes. Mounted under /ops/api behind ops access (ops-access/ops-access.ts). */
+export function createSessionRoutes(deps: { sessions: Sessions; push: Push }): Router {
   const router = Router();
 
   router.post('/flashes', async (req, res) => {

@@ -1,14 +1,14 @@
 import type { Request, RequestHandler, Response } from 'express';
 import { z } from 'zod';
 import { AppError } from '../errors.ts';
-import type { AuditLog } from '../ops-access/audit-log.ts';
-import type { Operators } from '../ops-access/operators.ts';
-import type { OpsSessions } from '../ops-access/ops-sessions.ts';
-import { ADMIN_ACTOR, ANONYMOUS_ACTOR, hasRole, type OpsPrincipal, type OpsRole } from '../ops-access/principal.ts';
-import type { SignInLimiter } from '../ops-access/sign-in-limiter.ts';
-import { hashToken, sameHash } from '../ops-access/tokens.ts';
-import { SAFE_METHODS, sentFromOwnOrigin } from './cross-site-guard.ts';
-import { parseInput } from './validate.ts';
+import type { AuditLog } from './audit-log.ts';
+import type { Operators } from './operators.ts';
+import type { OpsSessions } from './ops-sessions.ts';
+import { ADMIN_ACTOR, ANONYMOUS_ACTOR, hasRole, type OpsPrincipal, type OpsRole } from './principal.ts';
+import type { SignInLimiter } from './sign-in-limiter.ts';
+import { hashToken, sameHash } from './tokens.ts';
+import { SAFE_METHODS, sentFromOwnOrigin } from '../http/cross-site-guard.ts';
+import { parseInput } from '../http/validate.ts';
 
 export interface OpsAuthDeps {
   operators: Operators;
@@ -131,7 +131,7 @@ export function createOpsAuth(deps: OpsAuthDeps, options: OpsAuthOptions): OpsAu
     const holder = credential && (await holderOf(credential));
     if (!holder) return undefined;
     // A cookie rides along on any request the browser makes; a write must also prove it
-    // comes from our own pages (cross-site-guard.ts has refused the foreign ones already).
+    // comes from our own pages (http/cross-site-guard.ts has refused the foreign ones already).
     if (!SAFE_METHODS.has(req.method) && !sentFromOwnOrigin(req)) {
       throw new AppError('FORBIDDEN', 'A console write must come from the ops console (no Origin or Sec-Fetch-Site header was sent).');
     }

@@ -1,8 +1,8 @@
 import { Router } from 'express';
-import { auditQuerySchema, type AuditLog } from '../ops-access/audit-log.ts';
-import { createOperatorSchema, operatorNameSchema, type Operators } from '../ops-access/operators.ts';
+import { auditQuerySchema, type AuditLog } from './audit-log.ts';
+import { createOperatorSchema, operatorNameSchema, type Operators } from './operators.ts';
 import { principalOf, requireRole } from './ops-auth.ts';
-import { parseInput } from './validate.ts';
+import { parseInput } from '../http/validate.ts';
 
 /**
  * Who is signed in, the operators, and the audit trail (CONTRACT.md), mounted under /ops/api

@@ -7,14 +7,14 @@ import type { Sessions } from '../sessions/sessions.ts';
 import type { SessionStore } from '../sessions/session-store.ts';
 import { flashIdSchema } from '../sessions/flash.ts';
 import { sessionKey } from '../sessions/session-key.ts';
-import { findProduct, products, type Product } from '../store/catalog.ts';
-import { createCarts } from '../store/carts.ts';
+import { findProduct, products, type Product } from './catalog.ts';
+import { createCarts } from './carts.ts';
 import type { PageAssets } from '../web/assets.ts';
-import * as pages from '../web/pages.ts';
+import * as pages from '../web/store-pages.ts';
 import { MAX_ACK_IDS } from '../../protocol/events.ts';
-import { ensureStoredSession, hasStoredSession } from './session-middleware.ts';
-import type { SessionRateLimit } from './session-rate-limit.ts';
-import { parseInput } from './validate.ts';
+import { ensureStoredSession, hasStoredSession } from '../http/session-middleware.ts';
+import type { SessionRateLimit } from '../http/session-rate-limit.ts';
+import { parseInput } from '../http/validate.ts';
 
 const RECENTLY_VIEWED = 5;
 
@@ -27,7 +27,11 @@ const ackSchema = z.object({
   ids: z.array(z.string().max(64)).max(MAX_ACK_IDS, `must list at most ${MAX_ACK_IDS} ids`),
 });
 
-export function createVisitorRoutes(deps: {
+/**
+ * The demo shop (the site flashcast is added to): its pages (home, product, cart) and its
+ * /api (cart items, the visitor's pending flashes and their acknowledgement).
+ */
+export function createShopRoutes(deps: {
   pool: Pool;
   store: SessionStore;
   sessions: Sessions;

@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
+import { secondsLeft } from '../../common/countdown.ts';
 import { ConfigError, loadCliConfig } from '../config.ts';
 import { createOpsClient, OpsApiError, type OpsClient } from '../../protocol/ops-client.ts';
 
@@ -150,7 +151,7 @@ export function buildCli(client: () => Promise<OpsClient>): Command {
           process.stderr.write(`\nmaintenance: ${state.state}\n`);
           return;
         }
-        const left = Math.max(0, Math.ceil((Date.parse(state.deadline ?? '') - Date.now()) / 1000));
+        const left = secondsLeft(Date.parse(state.deadline ?? ''), Date.now());
         process.stderr.write(`\rshutting down in ${left}s `);
         await new Promise((resolve) => setTimeout(resolve, 1000));
       }
