@@ -253,30 +253,16 @@ const STATEMENT_KINDS: Array<[marker: string, kind: string]> = [
 ];
 
 async function serverRole(): Promise<ServerApi> {
-  const [
-    { createApp },
-    { createPool },
-    { createLogger },
-    { createPresenceRoutes },
-    pushModule,
-    { createSocketServer },
-    { createSessions },
-    { SessionStore },
-    { Server },
-  ] = await Promise.all([
+  const [{ createApp }, { createPool }, { createLogger }, { createFlashcast }, { Server }] = await Promise.all([
     import('../server/app.ts'),
     import('../server/db/pool.ts'),
     import('../server/logger.ts'),
-    import('../server/realtime/presence-routes.ts'),
-    import('../server/realtime/push.ts'),
-    import('../server/realtime/socket-server.ts'),
-    import('../server/sessions/sessions.ts'),
-    import('../server/sessions/session-store.ts'),
+    import('../server/flashcast.ts'),
     import('socket.io'),
   ]);
   const logger = createLogger(process.env.LOG_LEVEL === 'debug' ? 'debug' : 'warn');
   const closers: Array<() => Promise<void>> = [];
-  let ours: { push: ReturnType<typeof pushModule.createPush>; localSockets: () => number; clients: () => number } | undefined;
+  let ours: { push: import('../server/realtime/push.ts').Push; localSockets: () => number; clients: () => number } | undefined;
   let bare: import('socket.io').Server | undefined;
   let lastEmitAt = 0;
   let bareConnections = 0;
@@ -363,26 +349,34 @@ async function serverRole(): Promise<ServerApi> {
     async start({ databaseUrl, ours: withOurs, bare: withBare }) {
       const answer: { url?: string; bareUrl?: string } = {};
       if (withOurs) {
-        // server/system.ts, ROLE=web: the app's pool, the store, the sessions module, the push
-        // through a deferred emitter bound to `io`, the app listening with a backlog of 4,096,
-        // then Socket.IO on its server with a pool of its own (4) and the session secrets.
+        // server/system.ts, ROLE=web, through the same factories: createFlashcast (store,
+        // sessions, push, Socket.IO with its pool of its own) and the demo app on top, with
+        // pools of ours so that their statements can be timed, and the app listening with a
+        // backlog of 4,096 as the entry point does.
         const pool = createPool({ url: databaseUrl, logger });
         instrument(pool);
-        const store = new SessionStore({ pool, ttlSeconds: BENCH_TTL_SECONDS });
-        const sessions = createSessions({ pool });
-        const emitter = pushModule.deferredEmitter();
-        const push = pushModule.createPush({ sessions, emitter });
+        const realtimePool = createPool({ url: databaseUrl, logger, max: 4 });
+        instrument(realtimePool);
+        const flashcast = await createFlashcast({
+          databaseUrl,
+          sessionSecrets: [BENCH_SECRET],
+          opsToken: BENCH_OPS_TOKEN,
+          sessionTtlSeconds: BENCH_TTL_SECONDS,
+          role: 'web',
+          logger,
+          pools: { main: pool, realtime: realtimePool },
+        });
         const { app } = createApp(
           {
             pool,
             logger,
-            store,
-            sessions,
-            push,
+            store: flashcast.store,
+            sessions: flashcast.sessions,
+            push: flashcast.push,
             // No page is rendered here; the built client need not exist.
             assets: () => ({ scripts: [], styles: [] }),
             clientDir: fileURLToPath(new URL('../dist/browser', import.meta.url)),
-            opsApi: [createPresenceRoutes({ pool })],
+            ops: flashcast.routes,
           },
           // Thousands of visitors from one address: SESSION_RATE_LIMIT off, as for any load test.
           {
@@ -395,32 +389,28 @@ async function serverRole(): Promise<ServerApi> {
         );
         const server = createServer(app);
         answer.url = await listen(server, 4096);
-        const realtimePool = createPool({ url: databaseUrl, logger, max: 4 });
-        instrument(realtimePool);
-        const realtime = createSocketServer(server, { pool: realtimePool, logger, store, sessions, sessionSecrets: [BENCH_SECRET] }, {});
+        const realtime = flashcast.attach(server);
         // The push's one emit, timed on its way to `io`: t(emit) splits "write" from "emit".
-        emitter.bind({
-          to(room) {
-            const operator = realtime.io.to(room);
-            return {
-              emit(event, ...args) {
-                lastEmitAt = now();
-                return operator.emit(event, ...args);
-              },
-            };
-          },
-        });
+        const to = realtime.io.to.bind(realtime.io);
+        realtime.io.to = (room) => {
+          lastEmitAt = now();
+          return to(room);
+        };
         realtime.io.on('connection', () => {
           const at = now();
           current.connections += 1;
           if (current.firstConnectionAt === 0) current.firstConnectionAt = at;
           current.lastConnectionAt = at;
         });
-        ours = { push, localSockets: () => realtime.presence.localSockets(), clients: () => realtime.io.engine.clientsCount };
+        ours = {
+          push: flashcast.push,
+          localSockets: () => realtime.presence.localSockets(),
+          clients: () => realtime.io.engine.clientsCount,
+        };
         closers.push(async () => {
-          await realtime.close();
-          await realtimePool.end();
+          await flashcast.close();
           await closeHttp(server);
+          await realtimePool.end();
           await pool.end();
         });
       }

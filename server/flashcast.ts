@@ -85,6 +85,11 @@ export interface FlashcastOptions {
   clockSkewMs?: number;
   /** Where the steps of the stop are collected (the demo's composition root passes its own list). */
   stops?: StopStep[];
+  /**
+   * Pools of the caller's (a benchmark that times their statements): used as given and never
+   * ended here. Unset, flashcast opens its own within `poolMax`.
+   */
+  pools?: { main: Pool; realtime?: Pool };
 }
 
 export interface Flashcast {
@@ -136,8 +141,8 @@ export async function createFlashcast(options: FlashcastOptions): Promise<Flashc
   try {
     await migrate({ databaseUrl: options.databaseUrl, logger });
     const budget = poolBudget(options.poolMax ?? DEFAULT_POOL_MAX, role);
-    const pool: Pool = createPool({ url: options.databaseUrl, logger, max: budget.main });
-    stops.push(named('the main PostgreSQL pool', () => pool.end()));
+    const pool: Pool = options.pools?.main ?? createPool({ url: options.databaseUrl, logger, max: budget.main });
+    if (!options.pools) stops.push(named('the main PostgreSQL pool', () => pool.end()));
     metrics.watchPool('main', pool);
 
     // Deadlines are compared on the database's clock; the health check measures the offset
@@ -230,8 +235,9 @@ export async function createFlashcast(options: FlashcastOptions): Promise<Flashc
       // heartbeats, the session follower, the adapter's LISTEN): queued behind the app's
       // requests, a heartbeat was late by more than the presence window and the node's
       // visitors stopped counting as active. Handshake checks are batched, one at a time.
-      const realtimePool = createPool({ url: options.databaseUrl, logger, max: budget.realtime });
-      stops.push(named('the realtime PostgreSQL pool', () => realtimePool.end()));
+      const givenRealtimePool = options.pools?.realtime ?? options.pools?.main;
+      const realtimePool = givenRealtimePool ?? createPool({ url: options.databaseUrl, logger, max: budget.realtime });
+      if (!givenRealtimePool) stops.push(named('the realtime PostgreSQL pool', () => realtimePool.end()));
       metrics.watchPool('realtime', realtimePool);
       metrics.watchActiveSessions(async () => (await presenceCounts(realtimePool)).activeSessions);
       // The widget's promotion events, batched on the realtime pool: a flood of them once
