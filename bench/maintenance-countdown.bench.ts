@@ -6,22 +6,11 @@ import os from 'node:os';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { io as connect, type Socket as ClientSocket } from 'socket.io-client';
-import { createAgenda } from '../jobs/agenda.ts';
-import { countdownQueue, createMaintenanceCountdownJob } from '../jobs/maintenance-countdown.ts';
 import type { ClientToServerEvents, MaintenanceEvent, ServerToClientEvents } from '../protocol/events.ts';
 import { createApp } from '../server/app.ts';
-import { createPool } from '../server/db/pool.ts';
-import { createMaintenanceGate } from '../server/maintenance/maintenance-gate.ts';
-import { createMaintenanceRoutes } from '../server/maintenance/maintenance-routes.ts';
-import { createMaintenanceView } from '../server/maintenance/maintenance-state.ts';
-import { createMaintenance } from '../server/maintenance/maintenance.ts';
-import { sendStateOnConnect } from '../server/maintenance/maintenance-events.ts';
-import { createPush, deferredEmitter } from '../server/realtime/push.ts';
+import { createFlashcast } from '../server/flashcast.ts';
 import { VISITORS_ROOM } from '../server/realtime/rooms.ts';
-import { createSocketServer } from '../server/realtime/socket-server.ts';
 import { SESSION_COOKIE } from '../server/http/session-middleware.ts';
-import { createSessions } from '../server/sessions/sessions.ts';
-import { SessionStore } from '../server/sessions/session-store.ts';
 import { clientDistDir } from '../server/system.ts';
 import { loadAssets } from '../server/web/assets.ts';
 import { equals, formatNumber, percentile, type BenchContext, type BenchResult, type Goal } from './harness.ts';
@@ -267,54 +256,37 @@ async function plainFanOut(io: {
 }
 
 export async function run(ctx: BenchContext): Promise<BenchResult> {
-  const pool = createPool({ url: ctx.databaseUrl, logger: ctx.logger, max: 20 });
-  const store = new SessionStore({ pool, ttlSeconds: TTL_SECONDS });
-  const sessions = createSessions({ pool });
-  const emitter = deferredEmitter();
-  const push = createPush({ sessions, emitter });
-  const view = createMaintenanceView({ pool, logger: ctx.logger });
-  await view.start();
-  const agenda = await createAgenda({ pool, logger: ctx.logger, processName: `bench-all-${randomUUID()}` });
-  const stopping = new AbortController();
-  createMaintenanceCountdownJob().define(agenda.agenda, { pool, logger: ctx.logger, sessions, push, emitter, stopping: stopping.signal });
-  await agenda.agenda.start();
-  const maintenance = createMaintenance({
-    pool,
+  // As server/system.ts wires ROLE=all, through the same factories: createFlashcast (pools,
+  // the maintenance view, the countdown ticker, Socket.IO with a pool of its own, the jobs)
+  // and the demo app on top; the server with a deep accept queue.
+  const flashcast = await createFlashcast({
+    databaseUrl: ctx.databaseUrl,
+    sessionSecrets: [SECRET],
+    opsToken: OPS_TOKEN,
+    sessionTtlSeconds: TTL_SECONDS,
+    role: 'all',
     logger: ctx.logger,
-    sessions,
-    emitter,
-    queueCountdown: countdownQueue(agenda.agenda),
-    view,
   });
-
+  const { pool, sessions } = flashcast;
+  const maintenance = flashcast.maintenance!;
   const assets = loadAssets(clientDistDir);
   const { app } = createApp(
     {
       pool,
       logger: ctx.logger,
-      store,
+      store: flashcast.store,
       sessions,
-      push,
+      push: flashcast.push,
       assets: (entry) => assets.entry(entry),
       clientDir: clientDistDir,
-      opsApi: [createMaintenanceRoutes(maintenance)],
-      visitorGate: createMaintenanceGate(view),
+      ops: flashcast.routes,
+      visitorGate: flashcast.maintenanceGate,
     },
     // Thousands of visitors from one address: SESSION_RATE_LIMIT off, as for any load test.
     { sessionSecrets: [SECRET], sessionTtlSeconds: TTL_SECONDS, opsToken: OPS_TOKEN, production: false, sessionRateLimit: 0 },
   );
   const server: Server = createServer(app);
-  // As server/system.ts wires it: Socket.IO gets a pool of its own, the server a deep accept queue.
-  const realtimePool = createPool({ url: ctx.databaseUrl, logger: ctx.logger, max: 4 });
-  const realtime = createSocketServer(server, {
-    pool: realtimePool,
-    logger: ctx.logger,
-    store,
-    sessions,
-    sessionSecrets: [SECRET],
-    onConnect: sendStateOnConnect(view),
-  });
-  emitter.bind(realtime.io);
+  const realtime = flashcast.attach(server);
   await new Promise<void>((resolve) => server.listen({ port: 0, host: '127.0.0.1', backlog: 4096 }, resolve));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 
@@ -495,9 +467,9 @@ export async function run(ctx: BenchContext): Promise<BenchResult> {
         },
       ],
       notes: [
-        'The app as ROLE=all runs it: express app with the maintenance gate and ops API, the socket server (createSocketServer on a pool of 4 of its own, with its PostgreSQL adapter), and the countdown job on an Agenda in the same process; each round starts through POST /ops/api/maintenance and is ended with a cancel once maintenance began.',
+        "The app as ROLE=all runs it, built by createFlashcast: the demo app with the maintenance gate and ops API, the socket server (a pool of its own, with its PostgreSQL adapter), the countdown ticker that sends this process's sockets their ticks from the stored deadline, and the countdown job on an Agenda in the same process; each round starts through POST /ops/api/maintenance and is ended with a cancel once maintenance began.",
         `${CLIENTS} socket.io-clients (websocket transport), each with its own session made by a first GET /, in ${CLIENT_PROCESSES} child processes; arrival is taken in each client's event handler (performance.timeOrigin + performance.now()), so it includes the client process working through the same broadcast for its other sockets.`,
-        `The ideal time of second k is deadline − k s; second 0 is the 'active' event. The first tick (k = ${firstSecond}) is sent by the start itself, after it wrote the flash into every active session, so it is measured from the start instead and kept out of the goal.`,
+        `The ideal time of second k is deadline − k s; second 0 is the 'active' event. The first tick (k = ${firstSecond}) is sent as the start commits, after it wrote the flash into every active session, so it is measured from the start instead and kept out of the goal.`,
         `Missed or doubled: for every client, each second from the first tick to 0 must arrive exactly once; clients with a gap: ${sum((entry) => entry.countdown.clientsWithGaps)}.`,
         "The floor sends the same ten ticks next to each countdown (after it in odd rounds, before it in even ones) from the same process with io.local (no job, no adapter NOTIFY, no database): what one event to 1,000 sockets costs on this machine by itself. The goal is the median of the rounds' p99s, so one burst of outside load does not decide it; the pooled p99 over all rounds is beside it.",
         `Load average at start ${ctx.machine.loadAverage} on ${os.availableParallelism()} cores, shared by the server, PostgreSQL and the client processes: a tick is ${formatNumber(CLIENTS)} websocket writes and ${formatNumber(CLIENTS)} client-side decodes on the same cores, so the figures depend on what else runs.`,
@@ -505,13 +477,8 @@ export async function run(ctx: BenchContext): Promise<BenchResult> {
     };
   } finally {
     for (const client of clients) client.kill();
-    stopping.abort();
-    await agenda.stop();
-    await realtime.close();
-    await realtimePool.end();
+    await flashcast.close();
     server.closeAllConnections();
     await new Promise<void>((resolve) => server.close(() => resolve()));
-    await view.close();
-    await pool.end();
   }
 }
