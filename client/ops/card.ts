@@ -25,15 +25,27 @@ export function describe(error: unknown): string {
   return 'Something went wrong in the console; see the browser console.';
 }
 
+/**
+ * How long a success stays on its status line. An error stays until a later success clears
+ * it: the operator must not miss it. A pending line stays until its action ends.
+ */
+export const OK_STATUS_MS = 6000;
+
 export function statusOf(card: HTMLElement): Status {
   const line = required<HTMLElement>('[data-status]', card);
+  let fading: ReturnType<typeof setTimeout> | undefined;
   const set = (state: string, text: string) => {
+    clearTimeout(fading);
+    fading = undefined;
     line.dataset.state = state;
     line.textContent = text;
   };
   return {
     pending: (text) => set('pending', text),
-    ok: (text) => set('ok', text),
+    ok: (text) => {
+      set('ok', text);
+      fading = setTimeout(() => set('', ''), OK_STATUS_MS);
+    },
     error: (error) => set('error', describe(error)),
     clear: () => set('', ''),
     clearError: () => {

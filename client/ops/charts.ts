@@ -1,6 +1,6 @@
 /**
- * Two small inline-SVG charts, no library: horizontal bars for a promotion's funnel, and a
- * sparkline for live presence. Geometry goes into attributes (never style text), and labels
+ * Two small inline-SVG charts, no library: horizontal bars for a promotion's funnel, and
+ * counts over time with axes for live presence. Geometry goes into attributes (never style text), and labels
  * into textContent.
  */
 const SVG = 'http://www.w3.org/2000/svg';
@@ -62,37 +62,113 @@ export function barChart(bars: readonly Bar[], title: string): SVGSVGElement {
   return svg;
 }
 
-export interface Series {
-  values: readonly number[];
+export interface Sample {
+  at: number;
+  value: number;
+}
+
+export interface TimeSeries {
+  label: string;
+  samples: readonly Sample[];
+  /** A CSS class for its colour. */
   tone: string;
 }
 
-/** A line per series over the last samples, on a shared scale that starts at zero. */
-export function sparkline(series: readonly Series[], capacity: number): SVGSVGElement {
-  const width = 300;
-  const height = 60;
-  const pad = 3;
-  const max = Math.max(1, ...series.flatMap((line) => line.values));
-  const svg = svgElement('svg', { viewBox: `0 0 ${width} ${height}`, class: 'sparkline__svg', preserveAspectRatio: 'none' });
-  const step = (width - pad * 2) / Math.max(1, capacity - 1);
+export interface TimeChartOptions {
+  /** The window shown, in ms since the epoch. */
+  from: number;
+  to: number;
+  /** The chart's size in CSS pixels: drawn 1:1, so its labels keep their size at any width. */
+  width: number;
+  height: number;
+  title: string;
+}
+
+/** A round step for about `ticks` ticks up to `max`: 1, 2 or 5 times a power of ten. */
+function niceStep(max: number, ticks: number): number {
+  const rough = Math.max(1, max / ticks);
+  const power = 10 ** Math.floor(Math.log10(rough));
+  const step = [1, 2, 5, 10].map((factor) => factor * power).find((candidate) => candidate >= rough);
+  return step ?? 10 * power;
+}
+
+/** The time between x ticks: the first that leaves at least 64 px between labels. */
+const TIME_STEPS_MS = [15_000, 30_000, 60_000, 120_000, 300_000, 600_000, 1_800_000, 3_600_000];
+
+/**
+ * Counts over time: a line per series, with a y axis of whole counts from zero and an x axis
+ * of clock times. Drawn at the size it is shown (the caller passes its width), so the axis
+ * labels stay legible on a phone instead of shrinking with a viewBox.
+ */
+export function timeChart(series: readonly TimeSeries[], options: TimeChartOptions): SVGSVGElement {
+  const { from, to, width, height } = options;
+  const margin = { top: 20, right: 12, bottom: 36, left: 36 };
+  const plotWidth = Math.max(10, width - margin.left - margin.right);
+  const plotHeight = Math.max(10, height - margin.top - margin.bottom);
+  const max = Math.max(1, ...series.flatMap((line) => line.samples.map((sample) => sample.value)));
+  const yStep = Math.max(1, niceStep(max, 4));
+  const yMax = Math.ceil(max / yStep) * yStep;
+  const x = (at: number) => margin.left + ((at - from) / Math.max(1, to - from)) * plotWidth;
+  const y = (value: number) => margin.top + plotHeight - (value / yMax) * plotHeight;
+
+  const svg = svgElement('svg', {
+    viewBox: `0 0 ${width} ${height}`,
+    width,
+    height,
+    class: 'time-chart',
+    role: 'img',
+  });
+  const latest = series.map((line) => `${line.label} ${line.samples.at(-1)?.value ?? 'unknown'}`).join(', ');
+  const titleNode = svgElement('title');
+  titleNode.textContent = `${options.title}; now ${latest}`;
+  svg.append(titleNode);
+
+  // The y axis: a grid line and a label per tick, and the axis title above the labels.
+  for (let value = 0; value <= yMax; value += yStep) {
+    svg.append(svgElement('line', { x1: margin.left, x2: margin.left + plotWidth, y1: y(value), y2: y(value), class: 'time-chart__grid' }));
+    const label = svgElement('text', { x: margin.left - 6, y: y(value) + 4, 'text-anchor': 'end', class: 'time-chart__tick' });
+    label.textContent = value.toLocaleString();
+    svg.append(label);
+  }
+  const yTitle = svgElement('text', { x: 0, y: 11, class: 'time-chart__axis-title' });
+  yTitle.textContent = 'count';
+  svg.append(yTitle);
+
+  // The x axis: ticks on round clock times, the axis title under their labels.
+  const bottom = margin.top + plotHeight;
+  svg.append(svgElement('line', { x1: margin.left, x2: margin.left + plotWidth, y1: bottom, y2: bottom, class: 'time-chart__axis' }));
+  const stepMs = TIME_STEPS_MS.find((step) => (step / Math.max(1, to - from)) * plotWidth >= 64) ?? TIME_STEPS_MS.at(-1)!;
+  const withSeconds = stepMs < 60_000;
+  for (let at = Math.ceil(from / stepMs) * stepMs; at <= to; at += stepMs) {
+    svg.append(svgElement('line', { x1: x(at), x2: x(at), y1: bottom, y2: bottom + 4, class: 'time-chart__axis' }));
+    const label = svgElement('text', { x: x(at), y: bottom + 16, 'text-anchor': 'middle', class: 'time-chart__tick' });
+    label.textContent = new Date(at).toLocaleTimeString([], {
+      hour: 'numeric',
+      minute: '2-digit',
+      ...(withSeconds ? { second: '2-digit' } : {}),
+    });
+    svg.append(label);
+  }
+  const xTitle = svgElement('text', {
+    x: margin.left + plotWidth / 2,
+    y: height - 4,
+    'text-anchor': 'middle',
+    class: 'time-chart__axis-title',
+  });
+  xTitle.textContent = 'time';
+  svg.append(xTitle);
+
   for (const line of series) {
-    if (line.values.length === 0) continue;
-    const offset = capacity - line.values.length;
-    const points = line.values
-      .map((value, index) => {
-        const x = pad + (offset + index) * step;
-        const y = height - pad - (value / max) * (height - pad * 2);
-        return `${x.toFixed(1)},${y.toFixed(1)}`;
-      })
-      .join(' ');
-    const first = points.split(' ')[0]?.split(',')[0] ?? String(pad);
-    const last = points.split(' ').at(-1)?.split(',')[0] ?? String(width - pad);
+    const shown = line.samples.filter((sample) => sample.at >= from && sample.at <= to);
+    if (shown.length === 0) continue;
+    const points = shown.map((sample) => `${x(sample.at).toFixed(1)},${y(sample.value).toFixed(1)}`).join(' ');
+    const first = x(shown[0]!.at).toFixed(1);
+    const last = x(shown.at(-1)!.at).toFixed(1);
     svg.append(
-      svgElement('polygon', {
-        points: `${first},${height - pad} ${points} ${last},${height - pad}`,
-        class: `sparkline__area ${line.tone}`,
-      }),
-      svgElement('polyline', { points, class: `sparkline__line ${line.tone}` }),
+      svgElement('polygon', { points: `${first},${bottom} ${points} ${last},${bottom}`, class: `time-chart__area ${line.tone}` }),
+      svgElement('polyline', { points, class: `time-chart__line ${line.tone}` }),
+      // The latest value as a dot: visible from the first sample, when there is no line yet.
+      svgElement('circle', { cx: last, cy: y(shown.at(-1)!.value).toFixed(1), r: 3, class: `time-chart__dot ${line.tone}` }),
     );
   }
   return svg;

@@ -51,13 +51,49 @@ export function createMaintenanceCard(api: OpsClient): Card {
     }
   }
 
+  // Starting a countdown closes the store for every visitor: the form only asks, and a second,
+  // in-page step (not window.confirm, which a headless browser and some kiosks suppress) starts it.
+  const confirmBox = required<HTMLElement>('#maintenance-confirm');
+  const confirmText = required<HTMLElement>('#maintenance-confirm-text');
+  const confirmYes = required<HTMLButtonElement>('#maintenance-confirm-yes');
+  const confirmNo = required<HTMLButtonElement>('#maintenance-confirm-no');
+  let asked: { seconds: number; message: string } | undefined;
+
+  function showConfirm(request: { seconds: number; message: string } | undefined): void {
+    asked = request;
+    confirmBox.hidden = request === undefined;
+    form.hidden = request !== undefined;
+    if (!request) return;
+    const quoted = request.message ? ` with the message "${request.message}"` : '';
+    confirmText.textContent =
+      `Start a ${request.seconds}-second countdown now${quoted}? Every visitor sees it; when it ends, ` +
+      'the store answers with its maintenance page until you end maintenance.';
+    confirmYes.focus();
+  }
+
   form.addEventListener('submit', (event) => {
     event.preventDefault();
     const fields = new FormData(form);
     const seconds = Math.trunc(Number(fields.get('seconds')));
     const message = String(fields.get('message') ?? '').trim();
-    void act(status, startButton, 'Starting the countdown…', async () => {
-      await api.send('POST', '/maintenance', message ? { seconds, message } : { seconds });
+    status.clear();
+    showConfirm({ seconds, message });
+  });
+
+  confirmNo.addEventListener('click', () => {
+    showConfirm(undefined);
+    startButton.focus();
+  });
+
+  confirmYes.addEventListener('click', () => {
+    if (!asked) return;
+    const { seconds, message } = asked;
+    void act(status, confirmYes, 'Starting the countdown…', async () => {
+      try {
+        await api.send('POST', '/maintenance', message ? { seconds, message } : { seconds });
+      } finally {
+        showConfirm(undefined);
+      }
       await refresh();
       return `Countdown of ${seconds} s started.`;
     });

@@ -64,22 +64,88 @@ function windowText(promotion: Promotion): string {
   return 'always';
 }
 
+/** An ISO time as a datetime-local input's value (the browser's time zone, to the minute). */
+function localFromIso(iso: string | undefined): string {
+  const ms = iso ? Date.parse(iso) : Number.NaN;
+  if (!Number.isFinite(ms)) return '';
+  return new Date(ms - new Date(ms).getTimezoneOffset() * 60_000).toISOString().slice(0, 16);
+}
+
 function isoFromLocal(value: FormDataEntryValue | null): string | undefined {
   if (typeof value !== 'string' || value === '') return undefined;
   const ms = Date.parse(value);
   return Number.isFinite(ms) ? new Date(ms).toISOString() : undefined;
 }
 
+function field(label: string, input: HTMLInputElement, wide = false): HTMLLabelElement {
+  return h('label', { class: `field${wide ? ' field--wide' : ''}` }, h('span', { text: label }), input);
+}
+
+function input(name: string, value: string, attrs: Record<string, string> = {}): HTMLInputElement {
+  const node = h('input', { attrs: { name, type: 'text', ...attrs } });
+  node.value = value;
+  return node;
+}
+
+/**
+ * The edit form of one promotion, filled with what it has now. `changes` reads back only the
+ * fields the operator changed (a cleared url or window as null), so the PATCH and its audit
+ * entry name what changed and nothing else.
+ */
+function editForm(promotion: Promotion): { form: HTMLFormElement; changes(): Record<string, unknown> } {
+  const startsAt = localFromIso(promotion.startsAt);
+  const endsAt = localFromIso(promotion.endsAt);
+  const active = input('active', '', { type: 'checkbox' });
+  active.checked = promotion.active;
+  const form = h(
+    'form',
+    { class: 'form-grid promo__edit', attrs: { 'data-promotion-edit': String(promotion.id) } },
+    field('Name', input('name', promotion.name, { maxlength: '200', required: '' })),
+    field('Call to action', input('callToAction', promotion.callToAction, { maxlength: '1000', required: '' }), true),
+    field('Link (optional)', input('url', promotion.url ?? '', { inputmode: 'url', pattern: '(https?://|/).*' }), true),
+    field('Weight', input('weight', String(promotion.weight ?? 1), { type: 'number', min: '0', step: 'any', required: '' })),
+    field('Starts', input('startsAt', startsAt, { type: 'datetime-local' })),
+    field('Ends', input('endsAt', endsAt, { type: 'datetime-local' })),
+    h('label', { class: 'checkbox' }, active, ' active'),
+  );
+  const changes = (): Record<string, unknown> => {
+    const data = new FormData(form);
+    const text = (name: string) => String(data.get(name) ?? '').trim();
+    const changed: Record<string, unknown> = {};
+    if (text('name') !== promotion.name) changed.name = text('name');
+    if (text('callToAction') !== promotion.callToAction) changed.callToAction = text('callToAction');
+    if (text('url') !== (promotion.url ?? '')) changed.url = text('url') || null;
+    if (Number(text('weight')) !== (promotion.weight ?? 1)) changed.weight = Number(text('weight'));
+    if (text('startsAt') !== startsAt) changed.startsAt = isoFromLocal(text('startsAt')) ?? null;
+    if (text('endsAt') !== endsAt) changed.endsAt = isoFromLocal(text('endsAt')) ?? null;
+    if (active.checked !== promotion.active) changed.active = active.checked;
+    return changed;
+  };
+  return { form, changes };
+}
+
 /**
  * Promotions (#promotions-card): each with its window, weight and results as a chart; create,
- * pause, activate and delete them.
+ * edit, pause, activate and delete them.
  */
 export function createPromotionsCard(api: OpsClient): Card {
   const promotionsCard = required<HTMLElement>('#promotions-card');
   const promotionsStatus = statusOf(promotionsCard);
   const promotionsList = required<HTMLElement>('#promotions-list');
   const promotionForm = required<HTMLFormElement>('#promotion-form');
+  /** The promotion whose edit form is open: the periodic reload leaves the list alone meanwhile. */
+  let editing: number | undefined;
+
   function promotionCard(promotion: Promotion, stats: PromotionStats | undefined): HTMLElement {
+    if (editing === promotion.id) return editingCard(promotion);
+    const edit = h('button', { class: 'ops-button ops-button--small', text: 'Edit', attrs: { type: 'button' } });
+    edit.addEventListener('click', () => {
+      editing = promotion.id;
+      promotionsStatus.clear();
+      const card = editingCard(promotion);
+      promotionsList.querySelector(`[data-promotion-id="${promotion.id}"]`)?.replaceWith(card);
+      card.querySelector<HTMLInputElement>('input[name="name"]')?.focus();
+    });
     const toggle = h('button', {
       class: 'ops-button ops-button--small',
       text: promotion.active ? 'Pause' : 'Activate',
@@ -143,11 +209,42 @@ export function createPromotionsCard(api: OpsClient): Card {
     } else {
       body.push(h('p', { class: 'muted', text: 'No statistics yet.' }));
     }
-    body.push(h('div', { class: 'promo__actions' }, toggle, remove));
+    body.push(h('div', { class: 'promo__actions' }, edit, toggle, remove));
     return h(
       'article',
       { class: `promo${promotion.active ? '' : ' promo--off'}`, attrs: { 'data-promotion-id': String(promotion.id) } },
       ...body,
+    );
+  }
+
+  function editingCard(promotion: Promotion): HTMLElement {
+    const { form, changes } = editForm(promotion);
+    const save = h('button', { class: 'ops-button ops-button--small', text: 'Save', attrs: { type: 'submit' } });
+    const cancel = h('button', { class: 'ops-button ops-button--small ops-button--ghost', text: 'Cancel', attrs: { type: 'button' } });
+    form.append(h('div', { class: 'promo__actions' }, save, cancel));
+    form.addEventListener('submit', (event) => {
+      event.preventDefault();
+      const changed = changes();
+      if (Object.keys(changed).length === 0) {
+        promotionsStatus.ok('Nothing changed.');
+        return;
+      }
+      void act(promotionsStatus, save, 'Saving…', async () => {
+        await api.send('PATCH', `/promotions/${promotion.id}`, changed);
+        editing = undefined;
+        await loadPromotions(true);
+        return `"${String(changed.name ?? promotion.name)}" saved.`;
+      });
+    });
+    cancel.addEventListener('click', () => {
+      editing = undefined;
+      void loadPromotions(true).catch((error: unknown) => promotionsStatus.error(error));
+    });
+    return h(
+      'article',
+      { class: 'promo promo--editing', attrs: { 'data-promotion-id': String(promotion.id) } },
+      h('div', { class: 'promo__head' }, h('h3', { class: 'promo__name', text: `Editing ${promotion.name}` })),
+      form,
     );
   }
 
@@ -158,7 +255,8 @@ export function createPromotionsCard(api: OpsClient): Card {
     const stats = await Promise.all(
       promotions.map((promotion) => api.get<unknown>(`/promotions/${promotion.id}/stats`).then(parseStats, () => undefined)),
     );
-    if (!force && promotionsList.contains(document.activeElement)) return;
+    if (!force && (editing !== undefined || promotionsList.contains(document.activeElement))) return;
+    if (editing !== undefined && !promotions.some((promotion) => promotion.id === editing)) editing = undefined;
     promotionsList.replaceChildren(
       ...(promotions.length === 0
         ? [h('p', { class: 'muted', text: 'No promotions yet. Create one below.' })]

@@ -41,7 +41,12 @@ export function createRequestLog(logger: Logger): RequestHandler {
     // A 503 is an outage or maintenance, told once elsewhere: one line per request at warn.
     customLogLevel: (_req, res, error) => (res.statusCode === 503 ? 'warn' : error || res.statusCode >= 500 ? 'error' : 'info'),
     customSuccessObject: withRoute,
-    customErrorObject: (req, res, _error, fields) => withRoute(req, res, fields),
+    // pino-http makes up an Error ("failed with status code 503") for any 5xx that no handler
+    // threw: a stack of its own internals on every maintenance page. Only a real error is kept.
+    customErrorObject: (req, res, error, fields) => {
+      const { err: _made, ...rest } = fields as { err?: unknown };
+      return withRoute(req, res, /^failed with status code \d+$/.test(error?.message ?? '') ? rest : fields);
+    },
     autoLogging: { ignore: (req) => PROBES.has((req.url ?? '').split('?')[0]!) },
     // The request logger (req.log) carries the request id only; the line at the end has the rest.
     quietReqLogger: true,

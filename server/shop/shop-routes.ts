@@ -52,7 +52,9 @@ export function createShopRoutes(deps: {
   const pendingFlashes = (req: Request): Flash[] => (hasStoredSession(req, store) ? (req.session.flash ?? []) : []);
 
   /**
-   * Where a new visitor's session begins: the first page view, product view or cart item.
+   * Where a new visitor's session begins: its first view of any store page (home, product,
+   * cart), or its first cart item. A deep link is a first page like any other: without a
+   * session its socket would be refused, and it would see no flash and no countdown.
    * Within SESSION_RATE_LIMIT it gets its session and cookie; past it, its address started
    * too many sessions this minute, and the request is refused with a 429 and Retry-After.
    * A visitor who sends its cookie back never comes here.
@@ -70,7 +72,6 @@ export function createShopRoutes(deps: {
   };
 
   router.get('/', async (req, res) => {
-    // A new visitor gets a session (and its cookie) on the first page view.
     startSession(req);
     const cartCount = hasStoredSession(req, store) ? await carts.count(sessionKey(req.sessionID)) : 0;
     res.type('html').send(pages.renderHome({ flashes: pendingFlashes(req), products, cartCount, assets: deps.assets() }));
@@ -94,6 +95,7 @@ export function createShopRoutes(deps: {
   });
 
   router.get('/cart', async (req, res) => {
+    startSession(req);
     const lines = hasStoredSession(req, store) ? await carts.lines(sessionKey(req.sessionID)) : [];
     res.type('html').send(pages.renderCart({ lines, flashes: pendingFlashes(req), assets: deps.assets() }));
   });

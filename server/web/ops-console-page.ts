@@ -36,10 +36,10 @@ ${head('flashcast ops', assets)}
   <section class="ops-card" id="presence-card" aria-labelledby="presence-title">
     <h2 id="presence-title">Live presence <span class="live-dot" aria-hidden="true"></span></h2>
     <div class="stats">
-      <div class="stat"><span class="stat__value" data-presence="activeSessions">–</span><span class="stat__label">active visitors</span></div>
-      <div class="stat"><span class="stat__value" data-presence="sockets">–</span><span class="stat__label">open sockets</span></div>
+      <div class="stat stat--sessions"><span class="stat__value" data-presence="activeSessions">–</span><span class="stat__label">active visitors</span></div>
+      <div class="stat stat--sockets"><span class="stat__value" data-presence="sockets">–</span><span class="stat__label">open sockets</span></div>
     </div>
-    <div class="sparkline" id="presence-chart" aria-hidden="true"></div>
+    <div class="time-chart-box" id="presence-chart"></div>
     <p class="card-status" data-status></p>
   </section>
 
@@ -60,8 +60,15 @@ ${head('flashcast ops', assets)}
     <form id="maintenance-form" class="form-grid">
       <label class="field"><span>Seconds</span><input type="number" name="seconds" value="30" min="1" step="1" required></label>
       <label class="field field--wide"><span>Message (optional)</span><input type="text" name="message" maxlength="500" placeholder="Back in five minutes"></label>
-      <button type="submit" class="ops-button ops-button--warn">Start countdown</button>
+      <button type="submit" class="ops-button ops-button--warn">Start countdown…</button>
     </form>
+    <div class="confirm" id="maintenance-confirm" role="group" aria-labelledby="maintenance-confirm-text" hidden>
+      <p id="maintenance-confirm-text"></p>
+      <div class="confirm__actions">
+        <button type="button" class="ops-button ops-button--warn" id="maintenance-confirm-yes">Yes, start the countdown</button>
+        <button type="button" class="ops-button ops-button--ghost" id="maintenance-confirm-no">Back</button>
+      </div>
+    </div>
     <button type="button" class="ops-button ops-button--ghost" id="maintenance-stop" hidden>Cancel</button>
     <p class="card-status" data-status></p>
   </section>

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
@@ -95,6 +96,98 @@ describe('when an operator uses the ops console', () => {
   });
 });
 
+describe("when an operator goes through a day's work in the console", () => {
+  it('then a promotion is created and edited, a round shows its result, presence moves, and a countdown starts only once confirmed', async () => {
+    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    const visitor = new Visitor(t.url);
+    let visitorSocket: TestSocket | undefined;
+    try {
+      const page = await context.newPage();
+      await page.goto(`${t.url}/ops`);
+      await signIn(page, operatorToken);
+      const sockets = page.locator('[data-presence="sockets"]');
+      await expect.poll(() => sockets.innerText(), EVENTUALLY).toMatch(/^\d+$/);
+
+      // Presence moves when a visitor connects, and the chart has labelled axes.
+      const before = Number(await sockets.innerText());
+      expect((await visitor.request('/cart')).status).toBe(200);
+      visitorSocket = openSocket(t.url, visitor);
+      await connected(visitorSocket);
+      await expect.poll(async () => Number(await sockets.innerText()), EVENTUALLY).toBe(before + 1);
+      const chart = page.locator('#presence-chart svg');
+      expect(await chart.locator('.time-chart__axis-title').allTextContents()).toEqual(['count', 'time']);
+      expect(await chart.locator('polyline').count()).toBe(2);
+      expect(await chart.locator('.time-chart__tick').count()).toBeGreaterThan(3);
+
+      // A promotion, created then edited.
+      const name = `Spring sale ${randomUUID().slice(0, 8)}`;
+      await page.click('.new-promotion summary');
+      await page.fill('#promotion-form input[name="name"]', name);
+      await page.fill('#promotion-form input[name="callToAction"]', 'Ten percent off everything');
+      await page.click('#promotion-form [type="submit"]');
+      const promotion = page.locator('[data-promotion-id]', { hasText: name });
+      await expect.poll(() => promotion.count(), EVENTUALLY).toBe(1);
+      const id = await promotion.getAttribute('data-promotion-id');
+      await promotion.getByRole('button', { name: 'Edit' }).click();
+      const edit = page.locator(`[data-promotion-edit="${id}"]`);
+      await edit.locator('input[name="name"]').fill(`${name} (extended)`);
+      await edit.locator('input[name="callToAction"]').fill('Twenty percent off, this week only');
+      await edit.locator('input[name="weight"]').fill('3');
+      await edit.getByRole('button', { name: 'Save' }).click();
+      await expect.poll(() => page.locator('#promotions-card [data-status]').innerText(), EVENTUALLY).toContain('saved');
+      const edited = page.locator(`[data-promotion-id="${id}"]`);
+      await expect.poll(() => edited.innerText(), EVENTUALLY).toContain(`${name} (extended)`);
+      expect(await edited.innerText()).toMatch(/Twenty percent off, this week only[\s\S]*|weight 3/);
+      const stored = await fetch(`${t.url}/ops/api/promotions/${id}`, { headers: opsHeaders(TEST_OPS_TOKEN) });
+      expect(await stored.json()).toMatchObject({
+        name: `${name} (extended)`,
+        callToAction: 'Twenty percent off, this week only',
+        weight: 3,
+      });
+
+      // A round, run now: its result, outcome and duration, in words.
+      const round = page.locator('[data-job="promotion-round"]');
+      await round.getByRole('button', { name: 'Run now' }).click();
+      await expect
+        .poll(() => page.locator('#jobs-card [data-status]').innerText(), EVENTUALLY)
+        .toMatch(/promotion-round finished in [\d.]+ m?s: \d+ sessions? given a promotion/);
+      await expect.poll(() => round.locator('[data-job-result]').innerText(), EVENTUALLY).toMatch(/given a promotion/);
+      expect(await round.locator('[data-job-outcome]').innerText()).toBe('ok');
+      expect(await round.locator('[data-job-duration]').innerText()).toMatch(/^[\d.]+ m?s$/);
+      await page.locator('#jobs-card').screenshot({ path: path.join(SCREENSHOT_DIR, 'ops-jobs-day-1280.png') });
+
+      // The countdown asks first: going back starts nothing; confirming starts it.
+      const state = page.locator('[data-maintenance-state]');
+      await page.fill('#maintenance-form input[name="seconds"]', '300');
+      await page.click('#maintenance-form [type="submit"]');
+      await expect.poll(() => page.locator('#maintenance-confirm').isVisible(), EVENTUALLY).toBe(true);
+      expect(await page.locator('#maintenance-confirm').innerText()).toContain('300-second countdown');
+      const maintenance = async () =>
+        ((await (await fetch(`${t.url}/ops/api/maintenance`, { headers: opsHeaders(TEST_OPS_TOKEN) })).json()) as { state: string }).state;
+      expect(await maintenance()).toBe('idle');
+      await page.click('#maintenance-confirm-no');
+      expect(await page.locator('#maintenance-form').isVisible()).toBe(true);
+      expect(await maintenance()).toBe('idle');
+
+      await page.click('#maintenance-form [type="submit"]');
+      await page.click('#maintenance-confirm-yes');
+      await expect.poll(() => state.innerText(), EVENTUALLY).toBe('countdown');
+      expect(await maintenance()).toBe('countdown');
+      await page.locator('#maintenance-card').screenshot({ path: path.join(SCREENSHOT_DIR, 'ops-maintenance-countdown-1280.png') });
+      await page.click('#maintenance-stop');
+      await expect.poll(() => state.innerText(), EVENTUALLY).toBe('idle');
+      const maintenanceStatus = page.locator('#maintenance-card [data-status]');
+      expect(await maintenanceStatus.innerText()).toBe('Countdown cancelled.');
+      // A success does not stay on the status line.
+      await expect.poll(() => maintenanceStatus.innerText(), EVENTUALLY).toBe('');
+      await page.locator('#presence-card').screenshot({ path: path.join(SCREENSHOT_DIR, 'ops-presence-day-1280.png') });
+    } finally {
+      visitorSocket?.disconnect();
+      await context.close();
+    }
+  }, 90_000);
+});
+
 describe("when a page on another origin attacks Agendash with the operator's cookie", () => {
   let attacker: Server;
   let attackerUrl: string;
@@ -153,7 +246,7 @@ describe("when a page on another origin attacks Agendash with the operator's coo
 });
 
 describe('when a person looks at the console at desktop and phone widths', () => {
-  it('then the sign-in and the audit view fit (screenshots for a person to judge)', async () => {
+  it('then the sign-in, every card and the audit view fit (screenshots for a person to judge)', async () => {
     for (const width of [1280, 390]) {
       const context = await browser.newContext({ viewport: { width, height: 900 } });
       try {
@@ -168,9 +261,26 @@ describe('when a person looks at the console at desktop and phone widths', () =>
         await page.locator('#audit-card').screenshot({ path: path.join(SCREENSHOT_DIR, `ops-audit-${width}.png`) });
         await page.evaluate(() => window.scrollTo(0, 0));
         await page.screenshot({ path: path.join(SCREENSHOT_DIR, `ops-signed-in-${width}.png`) });
+        await expect.poll(() => page.locator('#jobs-list [data-job]').count(), EVENTUALLY).toBeGreaterThan(0);
+        for (const card of ['presence', 'sessions', 'flash', 'promotions', 'jobs']) {
+          await page.locator(`#${card}-card`).screenshot({ path: path.join(SCREENSHOT_DIR, `ops-${card}-${width}.png`) });
+        }
+        // The countdown's confirm step, and a promotion's edit form, then back out of both.
+        await page.click('#maintenance-form [type="submit"]');
+        await page.locator('#maintenance-card').screenshot({ path: path.join(SCREENSHOT_DIR, `ops-maintenance-confirm-${width}.png`) });
+        await page.click('#maintenance-confirm-no');
+        const promotion = page.locator('[data-promotion-id]').first();
+        if ((await promotion.count()) > 0) {
+          await promotion.getByRole('button', { name: 'Edit' }).click();
+          await promotion.screenshot({ path: path.join(SCREENSHOT_DIR, `ops-promotion-edit-${width}.png`) });
+          await page.locator('.promo--editing').getByRole('button', { name: 'Cancel' }).click();
+        }
+        expect(await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth)).toBeLessThanOrEqual(
+          0,
+        );
       } finally {
         await context.close();
       }
     }
-  });
+  }, 90_000);
 });

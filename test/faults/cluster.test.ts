@@ -204,6 +204,7 @@ describe('when PostgreSQL restarts under them', () => {
   });
 
   it('then each process logged the outage once per component, with no pg internals', () => {
+    expect(web[0].output()).toMatch(/"level":40[^\n]*"statusCode":503/);
     for (const child of processes) {
       const output = child.output();
       expect(output).not.toMatch(/Unhandled/i);
@@ -212,6 +213,8 @@ describe('when PostgreSQL restarts under them', () => {
       const components = lost.map((line) => (JSON.parse(line) as { component: string }).component);
       expect(new Set(components).size).toBe(components.length);
       expect(output).not.toMatch(/"_ending"|"_connecting"|"connectionParameters"/);
+      // The 503s of the outage are request log lines at warn, without a made-up error's stack.
+      expect(output).not.toContain('failed with status code');
     }
   });
 });
