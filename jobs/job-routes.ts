@@ -1,14 +1,11 @@
 import { createExpressMiddleware } from 'agendash';
 import { Router, type RequestHandler } from 'express';
 import { z } from 'zod';
+import { opsApi } from '../protocol/ops-api.ts';
 import { setAuditTarget } from '../server/ops-access/audit-writes.ts';
 import { parseInput } from '../server/http/validate.ts';
 import { AppError, validationFailed } from '../server/errors.ts';
 import type { Jobs } from './jobs.ts';
-
-const scheduleSchema = z.strictObject({
-  every: z.string({ error: 'must be an interval such as "1 minute", or a cron expression' }),
-});
 
 /**
  * The ops API for jobs (CONTRACT.md). Mounted under /ops/api behind ops access.
@@ -31,7 +28,7 @@ export function createJobRoutes(deps: { jobs: Jobs }): Router {
   });
 
   router.put('/jobs/:name/schedule', async (req, res) => {
-    const { every } = parseInput(scheduleSchema, req.body ?? {});
+    const { every } = parseInput(opsApi['PUT /jobs/:name/schedule'].body, req.body ?? {});
     res.json(await jobs.schedule(req.params.name, every));
   });
 

@@ -4,6 +4,10 @@
  * code and message, so every caller can say what went wrong.
  */
 import type { ApiError } from './events.ts';
+// Types only: the schemas (and zod) stay out of the console's bundle (boundaries.test.ts).
+import type { OpsRequestBody, OpsResponse, OpsRouteKey } from './ops-api.ts';
+
+export type { OpsQuery, OpsRequestBody, OpsResponse, OpsRouteKey } from './ops-api.ts';
 
 export class OpsApiError extends Error {
   constructor(
@@ -19,9 +23,48 @@ export class OpsApiError extends Error {
   }
 }
 
+type Segments<Path extends string> = Path extends `${infer Head}/${infer Tail}` ? [Head, ...Segments<Tail>] : [Path];
+
+/** Whether a concrete path (`/promotions/7/stats`) fits a route's (`/promotions/:id/stats`). */
+type Fits<Concrete extends string[], Pattern extends string[]> = Concrete extends [infer C, ...infer CRest extends string[]]
+  ? Pattern extends [infer P, ...infer PRest extends string[]]
+    ? P extends `:${string}`
+      ? Fits<CRest, PRest>
+      : C extends P
+        ? Fits<CRest, PRest>
+        : false
+    : false
+  : Pattern extends []
+    ? true
+    : false;
+
+type WithoutQuery<Path extends string> = Path extends `${infer Bare}?${string}` ? Bare : Path;
+
+/** The route key ('GET /promotions/:id') a method and a concrete path call, if one fits. */
+export type OpsRouteOf<Method extends string, Path extends string> = {
+  [K in OpsRouteKey]: K extends `${Method} ${infer Pattern}`
+    ? Fits<Segments<WithoutQuery<Path>>, Segments<Pattern>> extends true
+      ? K
+      : never
+    : never;
+}[OpsRouteKey];
+
+type SendMethod = 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+
+/**
+ * Paths are relative to /ops/api. Called with a path the route table knows, the answer is
+ * typed from the route's response schema and a body from its request schema; any other
+ * path (or an explicit type argument) answers what the caller says, as before.
+ */
 export interface OpsClient {
+  get<const P extends string>(path: P & (OpsRouteOf<'GET', P> extends never ? never : P)): Promise<OpsResponse<OpsRouteOf<'GET', P>>>;
   get<T = unknown>(path: string): Promise<T>;
-  send<T = unknown>(method: 'POST' | 'PUT' | 'PATCH' | 'DELETE', path: string, body?: unknown): Promise<T>;
+  send<M extends SendMethod, const P extends string>(
+    method: M,
+    path: P & (OpsRouteOf<M, P> extends never ? never : P),
+    ...body: OpsRequestBody<OpsRouteOf<M, P>> extends never ? [] : [body: OpsRequestBody<OpsRouteOf<M, P>>]
+  ): Promise<OpsResponse<OpsRouteOf<M, P>>>;
+  send<T = unknown>(method: SendMethod, path: string, body?: unknown): Promise<T>;
 }
 
 export interface OpsClientOptions {
@@ -79,7 +122,7 @@ export function createOpsClient(options: OpsClientOptions): OpsClient {
   }
 
   return {
-    get: (path) => request('GET', path),
-    send: (method, path, body) => request(method, path, body),
-  };
+    get: (path: string) => request('GET', path),
+    send: (method: SendMethod, path: string, body?: unknown) => request(method, path, body),
+  } as OpsClient;
 }

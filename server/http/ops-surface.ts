@@ -7,6 +7,7 @@ import type { Sessions } from '../sessions/sessions.ts';
 import type { PageAssets } from '../web/assets.ts';
 import { renderOpsConsole } from '../web/ops-console-page.ts';
 import { notFoundHandler } from './error-handler.ts';
+import { buildOpenApiDocument } from './openapi-document.ts';
 import { sendMetrics } from './health-routes.ts';
 import { createOpsAccess, type OpsAccessOptions } from '../ops-access/ops-access.ts';
 import { createSessionRoutes } from '../sessions/session-routes.ts';
@@ -64,6 +65,13 @@ export function createOpsSurface(deps: OpsSurfaceDeps, config: OpsSurfaceConfig)
   opsApi.use(opsAccess.signInRoutes);
   opsApi.use(...opsAccess.protectApi);
   opsApi.use(opsAccess.routes);
+  // Behind ops access like the rest of /ops/api: it names no secret, but it maps every write
+  // an attacker would try, and whoever needs it (the CLI, the console, a deploy script) has a token.
+  let openApi: ReturnType<typeof buildOpenApiDocument> | undefined;
+  opsApi.get('/openapi.json', (_req, res) => {
+    openApi ??= buildOpenApiDocument();
+    res.json(openApi);
+  });
   opsApi.use(createSessionRoutes({ sessions: deps.sessions, push: deps.push }));
   for (const router of deps.opsApi ?? []) opsApi.use(router);
   opsApi.use(notFoundHandler);

@@ -1,22 +1,7 @@
 import { Router } from 'express';
-import { z } from 'zod';
+import { opsApi } from '../../protocol/ops-api.ts';
 import { parseInput } from '../http/validate.ts';
-import { DEFAULT_COUNTDOWN_SECONDS, MAX_COUNTDOWN_SECONDS, MAX_MESSAGE_LENGTH, type Maintenance } from './maintenance.ts';
-
-const startSchema = z.object({
-  seconds: z
-    .number({ error: 'must be a number of seconds' })
-    .int('must be a whole number of seconds')
-    .min(1, 'must be at least 1')
-    .max(MAX_COUNTDOWN_SECONDS, `must be at most ${MAX_COUNTDOWN_SECONDS} (one hour)`)
-    .default(DEFAULT_COUNTDOWN_SECONDS),
-  message: z
-    .string({ error: 'must be a string' })
-    .trim()
-    .min(1, 'must not be empty')
-    .max(MAX_MESSAGE_LENGTH, `must be at most ${MAX_MESSAGE_LENGTH} characters`)
-    .optional(),
-});
+import type { Maintenance } from './maintenance.ts';
 
 /**
  * The ops API for maintenance (CONTRACT.md), mounted under /ops/api behind the token:
@@ -31,7 +16,7 @@ export function createMaintenanceRoutes(maintenance: Pick<Maintenance, 'status' 
   });
 
   router.post('/maintenance', async (req, res) => {
-    const input = parseInput(startSchema, req.body ?? {});
+    const input = parseInput(opsApi['POST /maintenance'].body, req.body ?? {});
     res.status(202).json(await maintenance.start(input));
   });
 

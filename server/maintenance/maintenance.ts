@@ -19,9 +19,11 @@ import { createMaintenanceStore, type MaintenanceSnapshot } from './maintenance-
  * the first web process's to see the deadline pass.
  */
 
-export const DEFAULT_COUNTDOWN_SECONDS = 30;
-export const MAX_COUNTDOWN_SECONDS = 3600;
-export const MAX_MESSAGE_LENGTH = 500;
+export {
+  DEFAULT_COUNTDOWN_SECONDS,
+  MAX_COUNTDOWN_SECONDS,
+  MAX_MAINTENANCE_MESSAGE_LENGTH as MAX_MESSAGE_LENGTH,
+} from '../../protocol/ops-schemas.ts';
 
 /** What GET /ops/api/maintenance answers. */
 export interface MaintenanceStatus {

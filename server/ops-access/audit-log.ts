@@ -1,4 +1,5 @@
-import { z } from 'zod';
+import type { z } from 'zod';
+import type { auditQuery } from '../../protocol/ops-schemas.ts';
 import type { Pool } from '../db/pool.ts';
 import type { Logger } from '../logger.ts';
 import { withoutNul } from './audit-actions.ts';
@@ -34,20 +35,8 @@ export interface AuditEntry {
   status?: number;
 }
 
-export const MAX_AUDIT_PAGE = 200;
-
-/** GET /ops/api/audit's query: filters, and `before` (an entry id) to page back. */
-export const auditQuerySchema = z.strictObject({
-  actor: z.string().max(64).optional(),
-  action: z.string().max(64).optional().describe('an action, or a prefix ending in "." such as "promotion."'),
-  result: z.enum(['ok', 'refused', 'invalid', 'failed', 'limited']).optional(),
-  target: z.string().max(200).optional(),
-  since: z.iso.datetime({ offset: true, error: 'must be an ISO time' }).optional(),
-  until: z.iso.datetime({ offset: true, error: 'must be an ISO time' }).optional(),
-  before: z.coerce.number().int().min(1).optional(),
-  limit: z.coerce.number().int().min(1).max(MAX_AUDIT_PAGE).default(50),
-});
-export type AuditQuery = z.output<typeof auditQuerySchema>;
+/** GET /ops/api/audit's query, as parsed (protocol/ops-schemas.ts). */
+export type AuditQuery = z.output<typeof auditQuery>;
 
 export interface AuditLog {
   /** Writes one row. Never throws: a failed audit write is logged, the operation stands. */

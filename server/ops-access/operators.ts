@@ -1,7 +1,5 @@
-import { z } from 'zod';
 import type { Pool } from '../db/pool.ts';
 import { conflict, notFound } from '../errors.ts';
-import { ADMIN_ACTOR, ANONYMOUS_ACTOR } from './principal.ts';
 import { hashToken, newOperatorToken } from './tokens.ts';
 
 export type OperatorRole = 'viewer' | 'operator';
@@ -14,16 +12,6 @@ export interface Operator {
   /** Set once revoked: the token no longer works and its sessions have ended. */
   revokedAt: string | null;
 }
-
-export const operatorNameSchema = z
-  .string({ error: 'must be a name such as "alice"' })
-  .regex(/^[a-z][a-z0-9._-]{0,31}$/, 'must start with a lower-case letter, then up to 31 of a-z, 0-9, ".", "_", "-"')
-  .refine((name) => name !== ADMIN_ACTOR && name !== ANONYMOUS_ACTOR, 'is reserved; choose another name');
-
-export const createOperatorSchema = z.strictObject({
-  name: operatorNameSchema,
-  role: z.enum(['viewer', 'operator'], { error: 'must be "viewer" (reads) or "operator" (reads and writes)' }),
-});
 
 interface OperatorRow {
   name: string;

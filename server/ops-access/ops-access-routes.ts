@@ -1,6 +1,7 @@
 import { Router } from 'express';
-import { auditQuerySchema, type AuditLog } from './audit-log.ts';
-import { createOperatorSchema, operatorNameSchema, type Operators } from './operators.ts';
+import { opsApi } from '../../protocol/ops-api.ts';
+import type { AuditLog } from './audit-log.ts';
+import type { Operators } from './operators.ts';
 import { principalOf, requireRole } from './ops-auth.ts';
 import { parseInput } from '../http/validate.ts';
 
@@ -29,18 +30,18 @@ export function createOpsAccessRoutes(deps: { operators: Operators; audit: Audit
   });
 
   router.post('/operators', async (req, res) => {
-    const input = parseInput(createOperatorSchema, req.body ?? {});
+    const input = parseInput(opsApi['POST /operators'].body, req.body ?? {});
     const created = await operators.create(input, principalOf(res).actor);
     res.status(201).json(created);
   });
 
   router.delete('/operators/:name', async (req, res) => {
-    const name = parseInput(operatorNameSchema, req.params.name);
+    const { name } = parseInput(opsApi['DELETE /operators/:name'].params, { name: req.params.name });
     res.json(await operators.revoke(name));
   });
 
   router.get('/audit', async (req, res) => {
-    res.json(await audit.list(parseInput(auditQuerySchema, { ...req.query })));
+    res.json(await audit.list(parseInput(opsApi['GET /audit'].query, { ...req.query })));
   });
 
   return router;

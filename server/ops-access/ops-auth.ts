@@ -1,5 +1,5 @@
 import type { Request, RequestHandler, Response } from 'express';
-import { z } from 'zod';
+import { opsApi } from '../../protocol/ops-api.ts';
 import { AppError } from '../errors.ts';
 import type { AuditLog } from './audit-log.ts';
 import type { Operators } from './operators.ts';
@@ -63,8 +63,6 @@ export const writesNeedOperator: RequestHandler = (req, res, next) => {
   if (SAFE_METHODS.has(req.method)) return next();
   requireRole('operator')(req, res, next);
 };
-
-const signInSchema = z.strictObject({ token: z.string({ error: 'must be the ops token' }).min(1, 'must be the ops token').max(256) });
 
 const clientOf = (req: Request) => ({ ip: req.ip, userAgent: req.get('user-agent') });
 
@@ -173,7 +171,7 @@ export function createOpsAuth(deps: OpsAuthDeps, options: OpsAuthOptions): OpsAu
     },
 
     signIn: async (req, res) => {
-      const { token } = parseInput(signInSchema, req.body ?? {});
+      const { token } = parseInput(opsApi['POST /session'].body, req.body ?? {});
       const holder = await checkPresentedToken(token, req, res, 'sign-in');
       const id = await sessions.start(holder.credential, holder.actor, readCookie(req, options.cookieName));
       res.cookie(options.cookieName, id, {

@@ -6,9 +6,8 @@
  */
 export type OpsRole = 'viewer' | 'operator' | 'admin';
 
-export const ADMIN_ACTOR = 'admin';
-/** The actor of refused authentications: nobody we could name. */
-export const ANONYMOUS_ACTOR = 'anonymous';
+// The actor names are on the wire (audit entries, GET /session), so protocol/ declares them.
+export { ADMIN_ACTOR, ANONYMOUS_ACTOR } from '../../protocol/ops-schemas.ts';
 
 export interface OpsPrincipal {
   actor: string;

@@ -1,12 +1,13 @@
 import { Router } from 'express';
+import { opsApi } from '../../protocol/ops-api.ts';
+import { promotionParams } from '../../protocol/ops-schemas.ts';
 import { notFound } from '../errors.ts';
 import { parseInput } from '../http/validate.ts';
-import { createPromotionSchema, updatePromotionSchema } from './promotion-schema.ts';
 import type { Promotions } from './promotions.ts';
 
 /** Path ids that can name a promotion; anything else names none (404, like an unknown id). */
 function promotionId(raw: string): number {
-  const id = /^[1-9]\d{0,9}$/.test(raw) ? Number(raw) : Number.NaN;
+  const id = promotionParams.safeParse({ id: raw }).success ? Number(raw) : Number.NaN;
   if (!(id <= 2_147_483_647)) throw notFound(`Promotion ${JSON.stringify(raw)}`);
   return id;
 }
@@ -25,7 +26,7 @@ export function createPromotionRoutes(deps: { promotions: Promotions }): Router 
   });
 
   router.post('/promotions', async (req, res) => {
-    const input = parseInput(createPromotionSchema, req.body ?? {});
+    const input = parseInput(opsApi['POST /promotions'].body, req.body ?? {});
     const promotion = await promotions.create(input);
     res.status(201).location(`${req.baseUrl}/promotions/${promotion.id}`).json(promotion);
   });
@@ -39,7 +40,7 @@ export function createPromotionRoutes(deps: { promotions: Promotions }): Router 
 
   router.patch('/promotions/:id', async (req, res) => {
     const id = promotionId(req.params.id);
-    const patch = parseInput(updatePromotionSchema, req.body ?? {});
+    const patch = parseInput(opsApi['PATCH /promotions/:id'].body, req.body ?? {});
     const promotion = await promotions.update(id, patch);
     if (!promotion) throw notFound(`Promotion ${id}`);
     res.json(promotion);

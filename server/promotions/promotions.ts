@@ -2,7 +2,7 @@ import type { PromotionEvent } from '../../protocol/events.ts';
 import type { Pool } from '../db/pool.ts';
 import { validationFailed } from '../errors.ts';
 import { promotionEventSchema } from '../../protocol/promotion-event-schema.ts';
-import type { CreatePromotionInput, UpdatePromotionInput } from './promotion-schema.ts';
+import type { CreatePromotionInput, UpdatePromotionInput } from '../../protocol/ops-schemas.ts';
 
 /** A promotion as the ops API shows it. Absent optional fields are null. */
 export interface Promotion {

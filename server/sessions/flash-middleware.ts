@@ -59,7 +59,7 @@ declare global {
 const WIDGET_ONLY_KEYS = new Set(['promotion', 'maintenance']);
 /** A type is a flash key: the same rule as ops' keys (CONTRACT.md). */
 const TYPE_PATTERN = /^[A-Za-z0-9_-]{1,32}$/;
-/** One message's most characters, as for ops' flashes (flashMessageSchema). */
+/** One message's most characters, as for ops' flashes (flashMessage in protocol/ops-schemas.ts). */
 const MAX_MESSAGE_LENGTH = 1000;
 
 export interface FlashMiddlewareDeps {

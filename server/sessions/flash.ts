@@ -2,11 +2,6 @@ import { z } from 'zod';
 import { fillSeconds, secondsLeft } from '../../common/countdown.ts';
 import type { Flash } from '../../protocol/events.ts';
 
-/** A flash key: a short identifier ops may choose (CONTRACT.md). */
-export const flashKeySchema = z.string().regex(/^[A-Za-z0-9_-]{1,32}$/, 'must be 1 to 32 letters, digits, "_" or "-"');
-
-export const flashMessageSchema = z.string().trim().min(1, 'must not be empty').max(1000, 'must be at most 1000 characters');
-
 /** Flash ids are UUIDs; anything else cannot name a flash. */
 export const flashIdSchema = z.uuid();
 

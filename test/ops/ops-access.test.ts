@@ -84,6 +84,7 @@ const reads = [
   '/api/maintenance',
   '/api/operators',
   '/api/audit',
+  '/api/openapi.json',
   '/jobs/api',
   '/jobs/api/stats',
 ];

@@ -52,6 +52,12 @@ describe('import boundaries', () => {
     expect(offenders).toEqual([]);
   });
 
+  it('when the console imports the ops client, then the client takes only types from the zod schemas', async () => {
+    const source = await readFile(path.join(root, 'protocol/ops-client.ts'), 'utf8');
+    const valueImports = [...source.matchAll(/^import\s+(?!type\b)[^;]*from\s*['"]([^'"]+)['"]/gm)].map((match) => match[1] ?? '');
+    expect(valueImports.filter((s) => s === 'zod' || s.includes('ops-api') || s.includes('ops-schemas'))).toEqual([]);
+  });
+
   it('when common/ is imported by either side, then it depends on nothing but protocol/ types and itself', async () => {
     const offenders = await importsMatching(['common'], (s) => !s.startsWith('./') && s !== '../protocol/events.ts');
     expect(offenders).toEqual([]);
