@@ -1,21 +1,11 @@
+import type { OpsResponse } from '../../protocol/ops-api.ts';
 import type { OpsClient } from '../../protocol/ops-client.ts';
 import { act, type Card, statusOf } from './card.ts';
 import { h, relative, required } from './dom.ts';
 import { asRecord, listFrom } from './json-fields.ts';
 
-interface AuditEntry {
-  id: number;
-  at: string;
-  actor: string;
-  role?: string;
-  action: string;
-  target?: string;
-  params?: unknown;
-  ip?: string;
-  userAgent?: string;
-  result: string;
-  status?: number;
-}
+/** One entry, as the ops API's schema describes it (protocol/ops-schemas.ts). */
+type AuditEntry = OpsResponse<'GET /audit'>['entries'][number];
 
 /** The audit trail (#audit-card): newest first, filtered by actor, action and result, paged back. */
 export function createAuditCard(api: OpsClient): Card {

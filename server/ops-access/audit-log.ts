@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import type { auditQuery } from '../../protocol/ops-schemas.ts';
+import type { auditEntry, auditQuery } from '../../protocol/ops-schemas.ts';
 import type { Pool } from '../db/pool.ts';
 import type { Logger } from '../logger.ts';
 import { withoutNul } from './audit-actions.ts';
@@ -20,20 +20,8 @@ export interface AuditRecord {
   status?: number | undefined;
 }
 
-/** One entry as GET /ops/api/audit answers it (CONTRACT.md), newest first. */
-export interface AuditEntry {
-  id: number;
-  at: string;
-  actor: string;
-  role?: string;
-  action: string;
-  target?: string;
-  params?: unknown;
-  ip?: string;
-  userAgent?: string;
-  result: AuditResult;
-  status?: number;
-}
+/** One entry as GET /ops/api/audit answers it (CONTRACT.md), newest first: its schema's type. */
+export type AuditEntry = z.output<typeof auditEntry>;
 
 /** GET /ops/api/audit's query, as parsed (protocol/ops-schemas.ts). */
 export type AuditQuery = z.output<typeof auditQuery>;
