@@ -24,8 +24,9 @@ export function routeOf(req: Request): string {
 
 /**
  * One log line per request when it ends (pino-http): request id (also sent back as
- * X-Request-Id), method, URL, route, status and duration. Cookies, the Authorization header
- * and Set-Cookie are redacted: they carry sessions and ops tokens. Probes are not logged.
+ * X-Request-Id), method, URL, client address, route, status and duration. No header is
+ * logged, so neither cookies nor the Authorization header (sessions, ops tokens) ever reach
+ * the log; the redaction below stays as a guard. Probes are not logged.
  */
 export function createRequestLog(logger: Logger): RequestHandler {
   const withRoute = (req: IncomingMessage, _res: ServerResponse, fields: object) => ({ ...fields, route: routeOf(req as Request) });
@@ -36,6 +37,17 @@ export function createRequestLog(logger: Logger): RequestHandler {
       const id = typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
       res.setHeader('X-Request-Id', id);
       return id;
+    },
+    // What a request line needs, and no headers at all: none of them (cookies, tokens, the
+    // security headers we send every time) is worth a kilobyte per request in the log.
+    serializers: {
+      req: (req: { id?: unknown; method?: string; url?: string; remoteAddress?: string }) => ({
+        id: req.id,
+        method: req.method,
+        url: req.url,
+        remoteAddress: req.remoteAddress,
+      }),
+      res: (res: { statusCode?: number }) => ({ statusCode: res.statusCode }),
     },
     redact: { paths: ['req.headers.cookie', 'req.headers.authorization', 'res.headers["set-cookie"]'], censor: '[redacted]' },
     // A 503 is an outage or maintenance, told once elsewhere: one line per request at warn.
