@@ -5,6 +5,7 @@ import type { Logger } from '../logger.ts';
 import { SESSION_COOKIE } from '../http/session-middleware.ts';
 import { sessionKey } from '../sessions/session-key.ts';
 import { createOutageLog } from '../db/outage-log.ts';
+import { createKeyedBatches } from './keyed-batches.ts';
 import type { Metrics } from '../metrics.ts';
 
 /** The most session keys one existence check asks for; more waiting handshakes take more statements. */
@@ -77,35 +78,11 @@ export function createHandshakeSessions(
   if (!Array.isArray(deps.secrets) || deps.secrets.length === 0)
     throw new TypeError('the handshake session check needs the session secrets');
   const keys: KeyObject[] = deps.secrets.map((secret) => createSecretKey(Buffer.from(secret, 'utf8')));
-  const maxBatch = options.maxBatch ?? MAX_HANDSHAKE_BATCH;
-  if (!(maxBatch >= 1)) throw new RangeError('maxBatch must be at least 1');
-
-  /** Handshakes whose session is live, with its stored key: read by the Socket.IO middleware. */
-  const live = new WeakMap<IncomingMessage, string>();
-  /**
-   * Handshakes waiting for the next statement, by session key (a visitor's tabs share one).
-   * Each entry is an open connection in its handshake, so connections bound it.
-   */
-  let waiting = new Map<string, Settle[]>();
-  let running = false;
-  let closed = false;
-
-  const refuseWaiting = (error: Error): void => {
-    const settles = [...waiting.values()].flat();
-    waiting = new Map();
-    for (const settle of settles) settle(error);
-  };
-
   const outage = createOutageLog(deps.logger, 'socket handshakes', deps.metrics);
-  const drain = async (): Promise<void> => {
-    running = true;
-    while (waiting.size > 0 && !closed) {
-      const batch = new Map<string, Settle[]>();
-      for (const [key, settles] of waiting) {
-        if (batch.size >= maxBatch) break;
-        batch.set(key, settles);
-        waiting.delete(key);
-      }
+  // Handshakes by session key (a visitor's tabs share one), one statement at a time.
+  const batches = createKeyedBatches<Settle>({
+    maxBatch: options.maxBatch ?? MAX_HANDSHAKE_BATCH,
+    async run(batch) {
       let found: Set<string> | Error;
       try {
         const { rows } = await deps.pool.query<{ sid: string }>(CHECK_SESSIONS, [[...batch.keys()], ttlSeconds, trialSeconds]);
@@ -120,10 +97,15 @@ export function createHandshakeSessions(
         const outcome = found instanceof Error ? found : found.has(key) ? 'live' : 'unknown';
         for (const settle of settles) settle(outcome);
       }
-    }
-    running = false;
-    if (closed) refuseWaiting(new Error('shutting down'));
-  };
+    },
+    onClose: (left) => {
+      for (const settle of left) settle(new Error('shutting down'));
+    },
+  });
+  let closed = false;
+
+  /** Handshakes whose session is live, with its stored key: read by the Socket.IO middleware. */
+  const live = new WeakMap<IncomingMessage, string>();
 
   const unsign = (signed: string): string | undefined => {
     const dot = signed.lastIndexOf('.');
@@ -150,16 +132,13 @@ export function createHandshakeSessions(
         if (outcome === 'live') live.set(req, key);
         next();
       };
-      const settles = waiting.get(key);
-      if (settles) settles.push(settle);
-      else waiting.set(key, [settle]);
-      if (!running) void drain();
+      batches.add(key, settle);
     },
     keyOf: (req) => live.get(req),
     close() {
       closed = true;
       // A running batch refuses the rest when its statement returns.
-      if (!running) refuseWaiting(new Error('shutting down'));
+      batches.close();
     },
   };
 }
