@@ -4,7 +4,7 @@ import flash from 'connect-flash';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startHostApp, type HostApp } from '../support/host-app.ts';
+import { flashWindow, startHostApp, type HostApp } from '../support/host-app.ts';
 import { Visitor } from '../support/http.ts';
 
 /**
@@ -21,12 +21,7 @@ beforeAll(async () => {
   const app = express();
   app.use(session({ secret: 'reference-secret-0123456789', resave: false, saveUninitialized: false }));
   app.use(flash());
-  app.get('/api/flash', (req, res) => {
-    const { type, message, all } = req.query as Record<string, string | undefined>;
-    if (all) return void res.json({ result: req.flash() });
-    if (type && message !== undefined) return void res.json({ result: req.flash(type, message) });
-    res.json({ result: req.flash(type ?? 'info') });
-  });
+  app.get('/api/flash', flashWindow);
   const server = createServer(app);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   reference = { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, server };

@@ -62,6 +62,17 @@ ${own}
 </main></body></html>`;
 }
 
+/**
+ * A JSON window onto req.flash for the HTTP tests: ?type=&message= appends, ?type= reads,
+ * ?all=1 reads them all. The same handler serves the host app and connect-flash's reference.
+ */
+export const flashWindow: RequestHandler = (req, res) => {
+  const { type, message, all } = req.query as Record<string, string | undefined>;
+  if (all) return void res.json({ result: req.flash() });
+  if (type && message !== undefined) return void res.json({ result: req.flash(type, message) });
+  res.json({ result: req.flash(type ?? 'info') });
+};
+
 export async function startHostApp(
   options: {
     genid?: () => string;
@@ -105,13 +116,7 @@ export async function startHostApp(
     req.flash('info', `Saved "${String(req.body?.title ?? '')}".`);
     res.redirect(typeof req.query.next === 'string' ? req.query.next : '/page');
   });
-  app.get('/api/flash', (req, res) => {
-    // A JSON window onto req.flash for the HTTP tests: ?type=&message=, or ?all=1.
-    const { type, message, all } = req.query as Record<string, string | undefined>;
-    if (all) return void res.json({ result: req.flash() });
-    if (type && message !== undefined) return void res.json({ result: req.flash(type, message) });
-    res.json({ result: req.flash(type ?? 'info') });
-  });
+  app.get('/api/flash', flashWindow);
 
   const server = createServer(app);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
