@@ -129,12 +129,19 @@ export async function createFlashcast(options: FlashcastOptions): Promise<Flashc
   const stops: StopStep[] = options.stops ?? [];
   /** Agenda, once started and until its stop is in the list (attach() puts it there for a web process). */
   let unlistedJobs: Jobs | undefined;
-  let closing = false;
-  const close = async () => {
-    closing = true;
+  /**
+   * Puts Agenda's stop in the list, once. Pushed last, so it runs first: Agenda drains its
+   * running jobs while sockets and pools still work.
+   */
+  const listJobsStop = () => {
     const jobs = unlistedJobs;
     unlistedJobs = undefined;
     if (jobs) stops.push(named('Agenda (running jobs)', () => jobs.stop()));
+  };
+  let closing = false;
+  const close = async () => {
+    closing = true;
+    listJobsStop();
     if (ownStops) await runStopSteps(stops, logger);
   };
 
@@ -177,16 +184,8 @@ export async function createFlashcast(options: FlashcastOptions): Promise<Flashc
       metrics,
       processName: jobsProcessName(role),
     });
+    // Its stop goes in the list in attach() for a web process, below for a worker.
     unlistedJobs = jobs;
-    // Its stop is pushed last (attach(), or below for a worker), so it runs first: Agenda
-    // drains its running jobs while sockets and pools still work.
-    let jobsStopPushed = false;
-    const pushJobsStop = () => {
-      if (jobsStopPushed) return;
-      jobsStopPushed = true;
-      unlistedJobs = undefined;
-      stops.push(named('Agenda (running jobs)', () => jobs.stop()));
-    };
 
     const store = new SessionStore({ pool, ttlSeconds: options.sessionTtlSeconds ?? 86_400 });
     const maintenance = webEmitter
@@ -224,7 +223,7 @@ export async function createFlashcast(options: FlashcastOptions): Promise<Flashc
         ),
       );
     } else {
-      pushJobsStop();
+      listJobsStop();
     }
 
     let attached: SocketServer | undefined;
@@ -274,7 +273,7 @@ export async function createFlashcast(options: FlashcastOptions): Promise<Flashc
         emitLocal: (event) => realtime.io.local.to(VISITORS_ROOM).emit('maintenance', event),
       });
       stops.push(named('the countdown ticker', async () => ticker.close()));
-      pushJobsStop();
+      listJobsStop();
       attached = realtime;
       return realtime;
     };
